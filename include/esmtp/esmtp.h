@@ -1,0 +1,387 @@
+/*
+ * esmtp: a C library that sends e-mail over ESMTP.
+ * SPDX-License-Identifier: MIT
+ *
+ * Conventions used throughout this header:
+ *  - Every handle is opaque. Constructors take the new handle as their first
+ *    (out) argument and return 0 or a negative ESMTP_E* code; destructors
+ *    accept NULL and then do nothing.
+ *  - Functions that return int return 0 (or a documented non-negative value)
+ *    on success and a negative ESMTP_E* code on failure.
+ *  - Strings passed in are copied unless a comment says otherwise. Strings
+ *    returned are owned by the library and stay valid as stated.
+ *  - Callbacks take the session first and the caller's user_data last. A
+ *    callback must not call back into the same session, except for the
+ *    read-only getters.
+ *  - A session and everything it owns must be used from one thread at a time.
+ *    Different sessions may be used from different threads at once.
+ */
+#ifndef ESMTP_ESMTP_H
+#define ESMTP_ESMTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <esmtp/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  if defined(ESMTP_BUILDING_LIBRARY)
+#    define ESMTP_EXTERN __declspec(dllexport)
+#  else
+#    define ESMTP_EXTERN __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#  define ESMTP_EXTERN __attribute__((visibility("default")))
+#else
+#  define ESMTP_EXTERN
+#endif
+
+/* ---------------------------------------------------------------- errors */
+
+/** Error codes. Every failure is one of these negative values. */
+typedef enum esmtp_error {
+    ESMTP_OK = 0,
+    ESMTP_EINVAL = -1,        /**< an argument is invalid (NULL, CR/LF in an address, ...) */
+    ESMTP_ENOMEM = -2,        /**< out of memory */
+    ESMTP_ESTATE = -3,        /**< the call is not allowed in the session's current state */
+    ESMTP_ERESOLVE = -4,      /**< the server's host name could not be resolved */
+    ESMTP_ECONNECT = -5,      /**< no address of the server accepted a connection */
+    ESMTP_ETIMEOUT = -6,      /**< the server did not answer within the phase's timeout */
+    ESMTP_EIO = -7,           /**< the connection failed or was closed by the server */
+    ESMTP_EPROTO = -8,        /**< the server broke the protocol (malformed or unexpected reply) */
+    ESMTP_EREFUSED = -9,      /**< the server refused the session (greeting or EHLO/HELO rejected) */
+    ESMTP_ESERVICE = -10,     /**< the server closed the session with 421 */
+    ESMTP_ECALLBACK = -11,    /**< a callback returned non-zero and so aborted the session */
+    ESMTP_EBARENEWLINE = -12, /**< the body has a bare CR or LF and the message rejects them */
+    ESMTP_E8BIT = -13,        /**< the body has 8-bit bytes and the server does not offer 8BITMIME */
+    ESMTP_EREAD = -14,        /**< the body's read callback reported an error */
+    ESMTP_ENOMESSAGE = -15,   /**< there is nothing to send */
+    ESMTP_ETOOBIG = -16       /**< the message is larger than the server's SIZE limit */
+} esmtp_error;
+
+/**
+ * A short English description of an error code. Never NULL; the string is
+ * static. Unknown codes give "unknown error".
+ */
+ESMTP_EXTERN const char *esmtp_strerror(int error);
+
+/* --------------------------------------------------------------- version */
+
+/**
+ * The library's version as "MAJOR.MINOR.PATCH" (static string). Compare with
+ * ESMTP_VERSION_STRING to detect a header/library mismatch.
+ */
+ESMTP_EXTERN const char *esmtp_version(void);
+
+/** The library's version as ESMTP_VERSION_NUM encodes it: 0xMMmmpp. */
+ESMTP_EXTERN unsigned int esmtp_version_num(void);
+
+/* ---------------------------------------------------------------- handles */
+
+/** A connection to one server, carrying a queue of messages. */
+typedef struct esmtp_session esmtp_session;
+/** One message (envelope plus body) queued on a session; owned by it. */
+typedef struct esmtp_message esmtp_message;
+/** One envelope recipient of a message; owned by the message. */
+typedef struct esmtp_recipient esmtp_recipient;
+
+/* -------------------------------------------------------------- outcomes */
+
+/** The fate of a message or of one recipient. */
+typedef enum esmtp_status {
+    ESMTP_STATUS_PENDING = 0,  /**< not decided yet */
+    ESMTP_STATUS_OK = 1,       /**< the server accepted responsibility for delivery */
+    ESMTP_STATUS_TEMPFAIL = 2, /**< not delivered; a retry may succeed (4xx, 421, connection lost) */
+    ESMTP_STATUS_PERMFAIL = 3, /**< not delivered; the server (or esmtp) refused it for good */
+    ESMTP_STATUS_UNKNOWN = 4   /**< the whole body was sent but the final reply never came:
+                                    the message may or may not have been accepted */
+} esmtp_status;
+
+/* --------------------------------------------------------------- session */
+
+/**
+ * Creates a session. The caller owns *out and frees it with
+ * esmtp_session_free(). Nothing is connected until the session is run.
+ */
+ESMTP_EXTERN int esmtp_session_new(esmtp_session **out);
+
+/**
+ * Closes the connection if one is open (without QUIT) and frees the session
+ * with all its messages and recipients. NULL is a no-op.
+ */
+ESMTP_EXTERN void esmtp_session_free(esmtp_session *session);
+
+/**
+ * Sets the server. host is a DNS name, an IPv4 address, or an IPv6 address
+ * with or without brackets ("::1" or "[::1]"). port 0 means 25.
+ */
+ESMTP_EXTERN int esmtp_session_set_server(esmtp_session *session, const char *host,
+                                          unsigned int port);
+
+/**
+ * Sets the name sent in EHLO/HELO. By default esmtp uses the host's name when
+ * it is fully qualified, otherwise the address literal of the local end of
+ * the connection ("[192.0.2.1]"), as RFC 5321 section 4.1.4 asks.
+ */
+ESMTP_EXTERN int esmtp_session_set_helo_name(esmtp_session *session, const char *name);
+
+/** The phases that have their own timeout (RFC 5321 section 4.5.3.2). */
+typedef enum esmtp_timeout {
+    ESMTP_TIMEOUT_CONNECT = 0,    /**< TCP connect to each address; default 30 s */
+    ESMTP_TIMEOUT_GREETING = 1,   /**< the server's 220 greeting; default 5 min */
+    ESMTP_TIMEOUT_COMMAND = 2,    /**< EHLO, MAIL, RCPT, RSET, NOOP, QUIT replies; default 5 min */
+    ESMTP_TIMEOUT_DATA_INIT = 3,  /**< the 354 reply to DATA; default 2 min */
+    ESMTP_TIMEOUT_DATA_BLOCK = 4, /**< progress while sending the body; default 3 min */
+    ESMTP_TIMEOUT_DATA_END = 5,   /**< the reply to the final dot; default 10 min */
+    ESMTP_TIMEOUT_ALL = 6         /**< with esmtp_session_set_timeout(): every phase above */
+} esmtp_timeout;
+
+/** Sets a phase's timeout in milliseconds (at least 1). */
+ESMTP_EXTERN int esmtp_session_set_timeout(esmtp_session *session, esmtp_timeout phase,
+                                           unsigned int milliseconds);
+
+/**
+ * Enables (1, the default) or disables (0) PIPELINING. When enabled it is
+ * used only if the server offers it.
+ */
+ESMTP_EXTERN int esmtp_session_set_pipelining(esmtp_session *session, int enable);
+
+/* ------------------------------------------------------------- callbacks */
+
+/** Progress events, reported through esmtp_progress_cb. */
+typedef enum esmtp_event {
+    ESMTP_EVENT_CONNECTED = 1,    /**< the TCP connection is up */
+    ESMTP_EVENT_GREETING = 2,     /**< the 220 greeting arrived (see esmtp_session_greeting()) */
+    ESMTP_EVENT_EXTENSIONS = 3,   /**< EHLO/HELO done; esmtp_session_extension() now answers */
+    ESMTP_EVENT_RECIPIENT = 4,    /**< the server answered a RCPT: recipient is set */
+    ESMTP_EVENT_BODY_BYTES = 5,   /**< more of message's body was sent: bytes is the total so far */
+    ESMTP_EVENT_MESSAGE_DONE = 6, /**< message has its final status */
+    ESMTP_EVENT_DISCONNECTED = 7  /**< the connection is closed */
+} esmtp_event;
+
+/**
+ * Progress callback. message and recipient are NULL when the event has none;
+ * bytes is 0 except for ESMTP_EVENT_BODY_BYTES. Returning non-zero aborts
+ * the session with ESMTP_ECALLBACK.
+ */
+typedef int (*esmtp_progress_cb)(esmtp_session *session, esmtp_event event,
+                                 esmtp_message *message, esmtp_recipient *recipient,
+                                 uint64_t bytes, void *user_data);
+
+/**
+ * Error callback: called once when the session fails, with the error code
+ * and the same text esmtp_session_detail() returns.
+ */
+typedef void (*esmtp_error_cb)(esmtp_session *session, int error, const char *detail,
+                               void *user_data);
+
+/** Who a transcript line comes from. */
+typedef enum esmtp_direction {
+    ESMTP_FROM_CLIENT = 0, /**< a command esmtp sent */
+    ESMTP_FROM_SERVER = 1, /**< a reply line the server sent */
+    ESMTP_FROM_LIBRARY = 2 /**< a note, e.g. how many body bytes were sent */
+} esmtp_direction;
+
+/**
+ * Transcript callback: one protocol line, without its CRLF, not
+ * NUL-terminated (use len). Message bodies are not shown line by line.
+ */
+typedef void (*esmtp_transcript_cb)(esmtp_session *session, esmtp_direction direction,
+                                    const char *line, size_t len, void *user_data);
+
+/** Sets (or with NULL clears) the progress callback. */
+ESMTP_EXTERN int esmtp_session_set_progress_cb(esmtp_session *session, esmtp_progress_cb cb,
+                                               void *user_data);
+/** Sets (or with NULL clears) the error callback. */
+ESMTP_EXTERN int esmtp_session_set_error_cb(esmtp_session *session, esmtp_error_cb cb,
+                                            void *user_data);
+/** Sets (or with NULL clears) the transcript callback. */
+ESMTP_EXTERN int esmtp_session_set_transcript_cb(esmtp_session *session,
+                                                 esmtp_transcript_cb cb, void *user_data);
+
+/* -------------------------------------------------------------- messages */
+
+/**
+ * Queues a new, empty message on the session. The session owns it; *out
+ * stays valid until the session is freed.
+ */
+ESMTP_EXTERN int esmtp_session_add_message(esmtp_session *session, esmtp_message **out);
+
+/**
+ * Sets the envelope sender (MAIL FROM). "" gives the null reverse-path <>.
+ * The address is given without angle brackets; control characters, spaces
+ * outside a quoted local part and angle brackets are rejected (ESMTP_EINVAL).
+ */
+ESMTP_EXTERN int esmtp_message_set_reverse_path(esmtp_message *message, const char *mailbox);
+
+/**
+ * Adds an envelope recipient (RCPT TO), validated like the reverse-path. If
+ * out is not NULL it receives the recipient, owned by the message.
+ */
+ESMTP_EXTERN int esmtp_message_add_recipient(esmtp_message *message, const char *mailbox,
+                                             esmtp_recipient **out);
+
+/**
+ * Sets the body: a complete RFC 5322 message (headers, blank line, body).
+ * The bytes are copied. Line ends may be CRLF, LF or CR (see
+ * esmtp_message_set_newline_policy()); esmtp dot-stuffs and terminates it.
+ */
+ESMTP_EXTERN int esmtp_message_set_body(esmtp_message *message, const void *data, size_t len);
+
+/**
+ * Read callback for bodies that are streamed: fill buf with up to len bytes
+ * and return how many, 0 at the end, or a negative value on error (the
+ * message then fails with ESMTP_EREAD).
+ */
+typedef long (*esmtp_read_cb)(esmtp_message *message, void *buf, size_t len, void *user_data);
+
+/**
+ * Streams the body from a callback, in bounded chunks while sending, so
+ * memory stays constant. user_data must stay valid until the session is
+ * freed. Because the body is not known in advance, set
+ * esmtp_message_set_size() and esmtp_message_set_8bit() if they apply.
+ */
+ESMTP_EXTERN int esmtp_message_set_body_cb(esmtp_message *message, esmtp_read_cb cb,
+                                           void *user_data);
+
+/**
+ * Declares the size of a streamed body in bytes (with CRLF line ends), so
+ * that SIZE= can be sent. Bodies set from memory are measured automatically.
+ */
+ESMTP_EXTERN int esmtp_message_set_size(esmtp_message *message, uint64_t size);
+
+/**
+ * Declares that a streamed body contains 8-bit bytes (1) so that
+ * BODY=8BITMIME is sent, or that it does not (0, the default). A streamed
+ * body that turns out to hold 8-bit bytes without this declaration fails
+ * with ESMTP_E8BIT; the connection is then dropped so that nothing is
+ * delivered corrupted. Bodies set from memory are scanned automatically.
+ */
+ESMTP_EXTERN int esmtp_message_set_8bit(esmtp_message *message, int has_8bit);
+
+/** What to do with a bare CR or bare LF in a body. */
+typedef enum esmtp_newline_policy {
+    ESMTP_NEWLINE_NORMALIZE = 0, /**< turn each into CRLF (default) */
+    ESMTP_NEWLINE_REJECT = 1     /**< fail the message with ESMTP_EBARENEWLINE */
+} esmtp_newline_policy;
+
+/** Sets the message's bare CR/LF policy. */
+ESMTP_EXTERN int esmtp_message_set_newline_policy(esmtp_message *message,
+                                                  esmtp_newline_policy policy);
+
+/* ------------------------------------------------------- running a session */
+
+/**
+ * Blocking: connects, sends every queued message and quits. Returns 0 when
+ * the session ran its course, whatever the server decided about each
+ * message (read esmtp_message_status() and esmtp_recipient_status()), or a
+ * negative code when it ended early (connection failure, timeout, 421,
+ * protocol error); unfinished messages then hold TEMPFAIL or UNKNOWN.
+ */
+ESMTP_EXTERN int esmtp_session_send(esmtp_session *session);
+
+/** Readiness bits used by the event-loop API. */
+typedef enum esmtp_want {
+    ESMTP_WANT_READ = 1,
+    ESMTP_WANT_WRITE = 2
+} esmtp_want;
+
+/**
+ * Event loop: resolves the server (a blocking getaddrinfo() call) and starts
+ * a non-blocking connect. Then, until esmtp_session_process() returns
+ * non-zero, wait on esmtp_session_fd() for esmtp_session_want() for at most
+ * esmtp_session_timeout_ms() and call esmtp_session_process(). Read the
+ * three getters again after every call: the socket changes when esmtp tries
+ * the server's next address.
+ */
+ESMTP_EXTERN int esmtp_session_start(esmtp_session *session);
+
+/** The socket to watch, or -1 when there is none. */
+ESMTP_EXTERN int esmtp_session_fd(const esmtp_session *session);
+
+/** The esmtp_want bits to wait for on esmtp_session_fd(). */
+ESMTP_EXTERN int esmtp_session_want(const esmtp_session *session);
+
+/**
+ * Milliseconds until the current phase times out (0 when it already has),
+ * or -1 when no timeout is running.
+ */
+ESMTP_EXTERN int esmtp_session_timeout_ms(const esmtp_session *session);
+
+/**
+ * Does all the work that can be done now. ready holds the esmtp_want bits the
+ * socket is ready for, or 0 when the wait timed out. Returns 0 while the
+ * session goes on, 1 when it has finished normally, or a negative code when
+ * it ended early (as esmtp_session_send() would).
+ */
+ESMTP_EXTERN int esmtp_session_process(esmtp_session *session, int ready);
+
+/* -------------------------------------------------------------- results */
+
+/**
+ * A description of the session's last failure, with the server's reply
+ * where there was one (e.g. "421 4.3.2 Service shutting down"). "" when
+ * there is none. Valid until the session next runs or is freed.
+ */
+ESMTP_EXTERN const char *esmtp_session_detail(const esmtp_session *session);
+
+/** The greeting's text (without the code), or NULL before it arrives. */
+ESMTP_EXTERN const char *esmtp_session_greeting(const esmtp_session *session);
+
+/**
+ * Whether the server offered an EHLO keyword (case-insensitive): NULL if not,
+ * otherwise its parameters ("" when it has none), e.g. "10240000" for SIZE.
+ */
+ESMTP_EXTERN const char *esmtp_session_extension(const esmtp_session *session,
+                                                 const char *keyword);
+
+/** The number of messages queued on the session. */
+ESMTP_EXTERN size_t esmtp_session_message_count(const esmtp_session *session);
+/** The index-th message (0-based, in the order added), or NULL. */
+ESMTP_EXTERN esmtp_message *esmtp_session_message(const esmtp_session *session, size_t index);
+
+/** The message's fate. */
+ESMTP_EXTERN esmtp_status esmtp_message_status(const esmtp_message *message);
+/**
+ * The reply code that decided the message's fate (the reply to the final
+ * dot, or to MAIL or DATA if those failed), or 0 when esmtp decided it
+ * (connection lost, local error).
+ */
+ESMTP_EXTERN int esmtp_message_code(const esmtp_message *message);
+/** The RFC 3463 enhanced status code of that reply ("2.0.0"), or "". */
+ESMTP_EXTERN const char *esmtp_message_enhanced_code(const esmtp_message *message);
+/** The text of that reply, or esmtp's explanation when the code is 0. */
+ESMTP_EXTERN const char *esmtp_message_text(const esmtp_message *message);
+
+/** The number of recipients of a message. */
+ESMTP_EXTERN size_t esmtp_message_recipient_count(const esmtp_message *message);
+/** The index-th recipient (0-based, in the order added), or NULL. */
+ESMTP_EXTERN esmtp_recipient *esmtp_message_recipient(const esmtp_message *message,
+                                                      size_t index);
+
+/** The recipient's address as given. */
+ESMTP_EXTERN const char *esmtp_recipient_mailbox(const esmtp_recipient *recipient);
+/**
+ * The recipient's fate: the RCPT reply when the server refused it there,
+ * otherwise the message's fate.
+ */
+ESMTP_EXTERN esmtp_status esmtp_recipient_status(const esmtp_recipient *recipient);
+/** The code of the reply that decided the recipient's fate, or 0 (see esmtp_message_code()). */
+ESMTP_EXTERN int esmtp_recipient_code(const esmtp_recipient *recipient);
+/** The enhanced status code of that reply, or "". */
+ESMTP_EXTERN const char *esmtp_recipient_enhanced_code(const esmtp_recipient *recipient);
+/** The text of that reply, or esmtp's explanation. */
+ESMTP_EXTERN const char *esmtp_recipient_text(const esmtp_recipient *recipient);
+
+/** A static name for a status: "pending", "ok", "tempfail", "permfail", "unknown". */
+ESMTP_EXTERN const char *esmtp_status_name(esmtp_status status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ESMTP_ESMTP_H */

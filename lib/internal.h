@@ -1,0 +1,108 @@
+/* The structures behind the public opaque handles, shared by the session,
+ * message and protocol layers. Not installed. SPDX-License-Identifier: MIT */
+#ifndef ESMTP_INTERNAL_H
+#define ESMTP_INTERNAL_H
+
+#include <stdint.h>
+
+#include <esmtp/esmtp.h>
+
+#include "buf.h"
+#include "protocol.h"
+#include "transport.h"
+
+/* The fate of a message or recipient and the reply that decided it. */
+typedef struct outcome {
+    esmtp_status status;
+    int code;
+    char enhanced[16];
+    char *text;
+} outcome;
+
+/* Records an outcome; returns 0 or ESMTP_ENOMEM (the status is set even
+ * then, with an empty text). */
+int outcome_set(outcome *o, esmtp_status status, int code, const char *enhanced,
+                const char *text);
+void outcome_free(outcome *o);
+/* The status a reply code stands for: 2xx OK, 4xx TEMPFAIL, else PERMFAIL. */
+esmtp_status status_from_code(int code);
+
+struct esmtp_recipient {
+    esmtp_message *message;
+    char *mailbox;
+    outcome result;
+};
+
+struct esmtp_message {
+    esmtp_session *session;
+    char *reverse_path;          /* NULL until set */
+    esmtp_recipient **rcpts;
+    size_t nrcpts;
+    size_t rcpts_cap;
+
+    int body_set;
+    unsigned char *body;         /* copied body, when not streamed */
+    size_t body_len;
+    esmtp_read_cb read_cb;
+    void *read_ud;
+    uint64_t size;               /* declared size of a streamed body */
+    int size_known;
+    int has_8bit;
+    esmtp_newline_policy newline_policy;
+
+    outcome result;
+    txn_state txn;               /* the protocol engine's per-transaction state */
+};
+
+enum session_state {
+    SESSION_IDLE = 0,
+    SESSION_CONNECTING,
+    SESSION_RUNNING,
+    SESSION_DONE
+};
+
+struct esmtp_session {
+    char *host;
+    unsigned int port;
+    char *helo_name;             /* NULL: chosen when connected */
+    unsigned int timeouts[ESMTP_TIMEOUT_ALL];
+    int pipelining;
+
+    esmtp_progress_cb progress_cb;
+    void *progress_ud;
+    esmtp_error_cb error_cb;
+    void *error_ud;
+    esmtp_transcript_cb transcript_cb;
+    void *transcript_ud;
+
+    esmtp_message **msgs;
+    size_t nmsgs;
+    size_t msgs_cap;
+
+    ebuf detail;
+    ebuf greeting;
+    int has_greeting;
+
+    enum session_state state;
+    int connected;
+    const char *helo;            /* helo_name, or helo_auto when none was set */
+    char helo_auto[300];
+    int result;                  /* the run's result once SESSION_DONE */
+    transport tr;
+    engine eng;
+    uint64_t deadline_ms;        /* monotonic; 0 when no timeout runs */
+};
+
+/* Frees a message and its recipients (the session owns messages). */
+void message_free(esmtp_message *m);
+
+/* Replaces the session's detail message. */
+void session_set_detail(esmtp_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Reports a progress event; returns ESMTP_ECALLBACK if the callback asked
+ * to abort, else 0. */
+int session_progress(esmtp_session *s, esmtp_event ev, esmtp_message *m, esmtp_recipient *r,
+                     uint64_t bytes);
+void session_transcript(esmtp_session *s, esmtp_direction dir, const char *line, size_t len);
+
+#endif

@@ -1,0 +1,275 @@
+/* Messages and recipients: the envelope, the body source and the outcomes.
+ * SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int outcome_set(outcome *o, esmtp_status status, int code, const char *enhanced,
+                const char *text)
+{
+    o->status = status;
+    o->code = code;
+    size_t n = strlen(enhanced);
+    if (n >= sizeof o->enhanced)
+        n = 0;
+    memcpy(o->enhanced, enhanced, n);
+    o->enhanced[n] = '\0';
+    char *copy = strdup(text);
+    free(o->text);
+    o->text = copy;
+    return copy ? 0 : ESMTP_ENOMEM;
+}
+
+void outcome_free(outcome *o)
+{
+    free(o->text);
+    o->text = NULL;
+}
+
+esmtp_status status_from_code(int code)
+{
+    switch (code / 100) {
+    case 2:
+        return ESMTP_STATUS_OK;
+    case 4:
+        return ESMTP_STATUS_TEMPFAIL;
+    default:
+        return ESMTP_STATUS_PERMFAIL;
+    }
+}
+
+/* An address goes between angle brackets on a command line, so anything
+ * that could end or extend the command is refused: control characters
+ * (CR/LF injection), angle brackets, and spaces outside a quoted local
+ * part. Bytes >= 0x80 are left to the SMTPUTF8 layer. */
+static int valid_mailbox(const char *s, int allow_empty)
+{
+    if (!s)
+        return 0;
+    size_t n = strlen(s);
+    if (n == 0)
+        return allow_empty;
+    if (n > 512)
+        return 0;
+    int quoted = 0;
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7f || c == '<' || c == '>')
+            return 0;
+        if (c == '"')
+            quoted = !quoted;
+        else if (c == '\\' && quoted && p[1])
+            p++;
+        else if (c == ' ' && !quoted)
+            return 0;
+    }
+    return !quoted;
+}
+
+int esmtp_session_add_message(esmtp_session *s, esmtp_message **out)
+{
+    if (!s || !out)
+        return ESMTP_EINVAL;
+    if (s->state == SESSION_CONNECTING || s->state == SESSION_RUNNING)
+        return ESMTP_ESTATE;
+    if (s->nmsgs == s->msgs_cap) {
+        size_t cap = s->msgs_cap ? s->msgs_cap * 2 : 8;
+        esmtp_message **p = realloc(s->msgs, cap * sizeof *p);
+        if (!p)
+            return ESMTP_ENOMEM;
+        s->msgs = p;
+        s->msgs_cap = cap;
+    }
+    esmtp_message *m = calloc(1, sizeof *m);
+    if (!m)
+        return ESMTP_ENOMEM;
+    m->session = s;
+    s->msgs[s->nmsgs++] = m;
+    *out = m;
+    return 0;
+}
+
+void message_free(esmtp_message *m)
+{
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        free(m->rcpts[i]->mailbox);
+        outcome_free(&m->rcpts[i]->result);
+        free(m->rcpts[i]);
+    }
+    free(m->rcpts);
+    free(m->reverse_path);
+    free(m->body);
+    outcome_free(&m->result);
+    free(m);
+}
+
+static int editable(const esmtp_message *m)
+{
+    const esmtp_session *s = m->session;
+    return s->state != SESSION_CONNECTING && s->state != SESSION_RUNNING &&
+           m->result.status == ESMTP_STATUS_PENDING;
+}
+
+int esmtp_message_set_reverse_path(esmtp_message *m, const char *mailbox)
+{
+    if (!m || !valid_mailbox(mailbox, 1))
+        return ESMTP_EINVAL;
+    if (!editable(m))
+        return ESMTP_ESTATE;
+    char *copy = strdup(mailbox);
+    if (!copy)
+        return ESMTP_ENOMEM;
+    free(m->reverse_path);
+    m->reverse_path = copy;
+    return 0;
+}
+
+int esmtp_message_add_recipient(esmtp_message *m, const char *mailbox, esmtp_recipient **out)
+{
+    if (!m || !valid_mailbox(mailbox, 0))
+        return ESMTP_EINVAL;
+    if (!editable(m))
+        return ESMTP_ESTATE;
+    if (m->nrcpts == m->rcpts_cap) {
+        size_t cap = m->rcpts_cap ? m->rcpts_cap * 2 : 4;
+        esmtp_recipient **p = realloc(m->rcpts, cap * sizeof *p);
+        if (!p)
+            return ESMTP_ENOMEM;
+        m->rcpts = p;
+        m->rcpts_cap = cap;
+    }
+    esmtp_recipient *r = calloc(1, sizeof *r);
+    if (!r || !(r->mailbox = strdup(mailbox))) {
+        free(r);
+        return ESMTP_ENOMEM;
+    }
+    r->message = m;
+    m->rcpts[m->nrcpts++] = r;
+    if (out)
+        *out = r;
+    return 0;
+}
+
+int esmtp_message_set_body(esmtp_message *m, const void *data, size_t len)
+{
+    if (!m || (!data && len))
+        return ESMTP_EINVAL;
+    if (!editable(m))
+        return ESMTP_ESTATE;
+    unsigned char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return ESMTP_ENOMEM;
+    if (len)
+        memcpy(copy, data, len);
+    free(m->body);
+    m->body = copy;
+    m->body_len = len;
+    m->read_cb = NULL;
+    m->read_ud = NULL;
+    m->body_set = 1;
+    return 0;
+}
+
+int esmtp_message_set_body_cb(esmtp_message *m, esmtp_read_cb cb, void *user_data)
+{
+    if (!m || !cb)
+        return ESMTP_EINVAL;
+    if (!editable(m))
+        return ESMTP_ESTATE;
+    free(m->body);
+    m->body = NULL;
+    m->body_len = 0;
+    m->read_cb = cb;
+    m->read_ud = user_data;
+    m->size_known = 0;
+    m->has_8bit = 0;
+    m->body_set = 1;
+    return 0;
+}
+
+int esmtp_message_set_size(esmtp_message *m, uint64_t size)
+{
+    if (!m)
+        return ESMTP_EINVAL;
+    if (!m->read_cb)
+        return ESMTP_ESTATE; /* memory bodies are measured exactly */
+    m->size = size;
+    m->size_known = 1;
+    return 0;
+}
+
+int esmtp_message_set_8bit(esmtp_message *m, int has_8bit)
+{
+    if (!m)
+        return ESMTP_EINVAL;
+    if (!m->read_cb)
+        return ESMTP_ESTATE; /* memory bodies are scanned */
+    m->has_8bit = has_8bit != 0;
+    return 0;
+}
+
+int esmtp_message_set_newline_policy(esmtp_message *m, esmtp_newline_policy policy)
+{
+    if (!m || (policy != ESMTP_NEWLINE_NORMALIZE && policy != ESMTP_NEWLINE_REJECT))
+        return ESMTP_EINVAL;
+    if (!editable(m))
+        return ESMTP_ESTATE;
+    m->newline_policy = policy;
+    return 0;
+}
+
+esmtp_status esmtp_message_status(const esmtp_message *m)
+{
+    return m ? m->result.status : ESMTP_STATUS_PENDING;
+}
+
+int esmtp_message_code(const esmtp_message *m)
+{
+    return m ? m->result.code : 0;
+}
+
+const char *esmtp_message_enhanced_code(const esmtp_message *m)
+{
+    return m ? m->result.enhanced : "";
+}
+
+const char *esmtp_message_text(const esmtp_message *m)
+{
+    return m && m->result.text ? m->result.text : "";
+}
+
+size_t esmtp_message_recipient_count(const esmtp_message *m)
+{
+    return m ? m->nrcpts : 0;
+}
+
+esmtp_recipient *esmtp_message_recipient(const esmtp_message *m, size_t index)
+{
+    return m && index < m->nrcpts ? m->rcpts[index] : NULL;
+}
+
+const char *esmtp_recipient_mailbox(const esmtp_recipient *r)
+{
+    return r ? r->mailbox : "";
+}
+
+esmtp_status esmtp_recipient_status(const esmtp_recipient *r)
+{
+    return r ? r->result.status : ESMTP_STATUS_PENDING;
+}
+
+int esmtp_recipient_code(const esmtp_recipient *r)
+{
+    return r ? r->result.code : 0;
+}
+
+const char *esmtp_recipient_enhanced_code(const esmtp_recipient *r)
+{
+    return r ? r->result.enhanced : "";
+}
+
+const char *esmtp_recipient_text(const esmtp_recipient *r)
+{
+    return r && r->result.text ? r->result.text : "";
+}

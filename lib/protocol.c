@@ -1,0 +1,723 @@
+/* SPDX-License-Identifier: MIT */
+#include "protocol.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+/* Output is topped up with body bytes while less than LOW is unsent, in
+ * writes of up to CHUNK: large enough that the kernel gets big writes. */
+#define BODY_LOW 16384
+#define BODY_CHUNK 65536
+
+static int fail(engine *e, int err, const reply *r, const char *why);
+static int advance(engine *e);
+
+int engine_init(engine *e, esmtp_session *s)
+{
+    memset(e, 0, sizeof *e);
+    e->session = s;
+    reply_parser_init(&e->parser, 0, 0);
+    return 0;
+}
+
+static void free_extensions(engine *e)
+{
+    for (size_t i = 0; i < e->ext_count; i++) {
+        free(e->ext[i].keyword);
+        free(e->ext[i].params);
+    }
+    free(e->ext);
+    e->ext = NULL;
+    e->ext_count = 0;
+}
+
+void engine_free(engine *e)
+{
+    reply_parser_free(&e->parser);
+    ebuf_free(&e->out);
+    free(e->queue);
+    free_extensions(e);
+    ds_free(&e->ds);
+    memset(e, 0, sizeof *e);
+}
+
+/* ------------------------------------------------------------ output */
+
+static int queue_bytes(engine *e, const char *p, size_t n)
+{
+    /* Reclaim the sent prefix before growing. */
+    if (e->out_off == e->out.len) {
+        ebuf_clear(&e->out);
+        e->out_off = 0;
+    }
+    int rc = ebuf_append(&e->out, p, n);
+    if (rc == 0)
+        e->queued += n;
+    return rc;
+}
+
+static int expect(engine *e, cmd_kind kind, esmtp_message *m, size_t rcpt)
+{
+    if (e->qhead == e->qlen)
+        e->qhead = e->qlen = 0;
+    if (e->qlen == e->qcap) {
+        size_t cap = e->qcap ? e->qcap * 2 : 16;
+        pending_reply *q = realloc(e->queue, cap * sizeof *q);
+        if (!q)
+            return ESMTP_ENOMEM;
+        e->queue = q;
+        e->qcap = cap;
+    }
+    e->queue[e->qlen++] = (pending_reply){kind, m, rcpt};
+    return 0;
+}
+
+/* Queues one command line (given without CRLF) and the reply it awaits. */
+static int command(engine *e, cmd_kind kind, esmtp_message *m, size_t rcpt, const char *line)
+{
+    size_t n = strlen(line);
+    session_transcript(e->session, ESMTP_FROM_CLIENT, line, n);
+    int rc = queue_bytes(e, line, n);
+    if (rc == 0)
+        rc = queue_bytes(e, "\r\n", 2);
+    if (rc == 0)
+        rc = expect(e, kind, m, rcpt);
+    return rc;
+}
+
+static int send_rcpt(engine *e, esmtp_message *m, size_t i)
+{
+    ebuf line = {0};
+    int rc = ebuf_append_str(&line, "RCPT TO:<");
+    if (rc == 0)
+        rc = ebuf_append_str(&line, m->rcpts[i]->mailbox);
+    if (rc == 0)
+        rc = ebuf_append_str(&line, ">");
+    if (rc == 0)
+        rc = command(e, CMD_RCPT, m, i, line.data);
+    ebuf_free(&line);
+    return rc;
+}
+
+static int send_mail(engine *e, esmtp_message *m)
+{
+    ebuf line = {0};
+    char param[64];
+    int rc = ebuf_append_str(&line, "MAIL FROM:<");
+    if (rc == 0)
+        rc = ebuf_append_str(&line, m->reverse_path);
+    if (rc == 0)
+        rc = ebuf_append_str(&line, ">");
+    if (rc == 0 && m->size_known && engine_extension(e, "SIZE")) {
+        snprintf(param, sizeof param, " SIZE=%llu", (unsigned long long)m->size);
+        rc = ebuf_append_str(&line, param);
+    }
+    if (rc == 0 && m->has_8bit)
+        rc = ebuf_append_str(&line, " BODY=8BITMIME");
+    if (rc == 0)
+        rc = command(e, CMD_MAIL, m, 0, line.data);
+    ebuf_free(&line);
+    return rc;
+}
+
+/* ------------------------------------------------------------ outcomes */
+
+static int decide_message(engine *e, esmtp_message *m, esmtp_status st, int code,
+                          const char *enhanced, const char *text)
+{
+    int rc = outcome_set(&m->result, st, code, enhanced, text);
+    /* Every recipient still open shares the message's fate: those the
+     * server refused at RCPT already have theirs. */
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        esmtp_recipient *r = m->rcpts[i];
+        if (r->result.status == ESMTP_STATUS_PENDING) {
+            int rc2 = outcome_set(&r->result, st, code, enhanced, text);
+            if (rc == 0)
+                rc = rc2;
+        }
+    }
+    int cb = session_progress(e->session, ESMTP_EVENT_MESSAGE_DONE, m, NULL, 0);
+    return rc ? rc : cb;
+}
+
+static int decide_by_reply(engine *e, esmtp_message *m, const reply *r)
+{
+    return decide_message(e, m, status_from_code(r->code), r->code, r->enhanced,
+                          ebuf_str(&r->text));
+}
+
+/* No recipient was accepted: the message fails, temporarily if any
+ * recipient might succeed later. */
+static int decide_no_recipient(engine *e, esmtp_message *m)
+{
+    esmtp_status st = ESMTP_STATUS_PERMFAIL;
+    for (size_t i = 0; i < m->nrcpts; i++)
+        if (m->rcpts[i]->result.status == ESMTP_STATUS_TEMPFAIL)
+            st = ESMTP_STATUS_TEMPFAIL;
+    return decide_message(e, m, st, 0, "", "no recipient was accepted");
+}
+
+static int is_final(const esmtp_message *m)
+{
+    return m->result.status != ESMTP_STATUS_PENDING;
+}
+
+/* Checks what can be known before MAIL; fills in size and 8-bit flags of
+ * bodies held in memory. Returns 0, or the local error deciding the
+ * message. */
+static int precheck(engine *e, esmtp_message *m, char *why, size_t whylen)
+{
+    if (!m->reverse_path) {
+        snprintf(why, whylen, "the message has no reverse-path");
+        return ESMTP_EINVAL;
+    }
+    if (m->nrcpts == 0) {
+        snprintf(why, whylen, "the message has no recipients");
+        return ESMTP_EINVAL;
+    }
+    if (!m->body_set) {
+        snprintf(why, whylen, "the message has no body");
+        return ESMTP_EINVAL;
+    }
+    if (!m->read_cb) {
+        int rc = ds_measure(m->body, m->body_len, (int)m->newline_policy, &m->size,
+                            &m->has_8bit);
+        if (rc) {
+            snprintf(why, whylen, "the body has a bare CR or LF");
+            return rc;
+        }
+        m->size_known = 1;
+    }
+    if (m->has_8bit && !engine_extension(e, "8BITMIME")) {
+        snprintf(why, whylen,
+                 "the body has 8-bit bytes and the server does not offer 8BITMIME");
+        return ESMTP_E8BIT;
+    }
+    const char *limit = engine_extension(e, "SIZE");
+    if (limit && m->size_known) {
+        unsigned long long max = strtoull(limit, NULL, 10);
+        if (max > 0 && m->size > max) {
+            snprintf(why, whylen, "the message (%llu bytes) exceeds the server's limit of %llu",
+                     (unsigned long long)m->size, max);
+            return ESMTP_ETOOBIG;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ transactions */
+
+static int begin_transaction(engine *e, esmtp_message *m)
+{
+    memset(&m->txn, 0, sizeof m->txn);
+    e->cur = m;
+    int rc = send_mail(e, m);
+    if (rc || !e->pipelining)
+        return rc;
+    for (size_t i = 0; rc == 0 && i < m->nrcpts; i++)
+        rc = send_rcpt(e, m, i);
+    if (rc == 0)
+        rc = command(e, CMD_DATA, m, 0, "DATA");
+    return rc;
+}
+
+static void end_transaction(engine *e, esmtp_message *m)
+{
+    /* A transaction cut short after MAIL was accepted leaves state on the
+     * server that the next MAIL would trip over. */
+    e->need_rset = m->txn.mail_ok && !m->txn.dot_queued;
+    e->cur = NULL;
+}
+
+/* Starts whatever can be sent now: the next transaction, RSET, or QUIT. */
+static int advance(engine *e)
+{
+    if (e->done || e->quit_sent || e->in_body || e->cur)
+        return 0;
+    /* Without PIPELINING every command waits for the previous reply. */
+    if (!e->pipelining && e->qhead < e->qlen)
+        return 0;
+    int rc;
+    if (e->need_rset) {
+        e->need_rset = 0;
+        rc = command(e, CMD_RSET, NULL, 0, "RSET");
+        if (rc || !e->pipelining)
+            return rc;
+    }
+    esmtp_session *s = e->session;
+    while (e->next_msg < s->nmsgs) {
+        esmtp_message *m = s->msgs[e->next_msg++];
+        if (is_final(m))
+            continue;
+        char why[160];
+        int err = precheck(e, m, why, sizeof why);
+        if (err == 0)
+            return begin_transaction(e, m);
+        rc = decide_message(e, m, ESMTP_STATUS_PERMFAIL, 0, "", why);
+        if (rc)
+            return fail(e, rc, NULL, "a callback aborted the session");
+    }
+    if (e->qhead < e->qlen)
+        return 0;
+    e->quit_sent = 1;
+    return command(e, CMD_QUIT, NULL, 0, "QUIT");
+}
+
+/* The body is complete: add the end-of-data dot. */
+static int end_body(engine *e)
+{
+    esmtp_message *m = e->body_msg;
+    int rc = queue_bytes(e, ".\r\n", 3);
+    if (rc)
+        return rc;
+    m->txn.dot_queued = 1;
+    m->txn.dot_end = e->queued;
+    e->in_body = 0;
+    ds_free(&e->ds);
+    char note[64];
+    int n = snprintf(note, sizeof note, "(message body: %llu bytes)",
+                     (unsigned long long)(m->txn.dot_end - 3 - m->txn.body_start));
+    session_transcript(e->session, ESMTP_FROM_LIBRARY, note, (size_t)n);
+    session_transcript(e->session, ESMTP_FROM_CLIENT, ".", 1);
+    rc = expect(e, CMD_DOT, m, 0);
+    if (rc)
+        return rc;
+    /* With PIPELINING the next transaction may follow the dot at once,
+     * so that it leaves in the same write. */
+    if (e->pipelining) {
+        e->cur = NULL;
+        return advance(e);
+    }
+    return 0;
+}
+
+static long read_body(void *ctx, void *buf, size_t len)
+{
+    esmtp_message *m = ctx;
+    return m->read_cb(m, buf, len, m->read_ud);
+}
+
+static int start_body(engine *e, esmtp_message *m)
+{
+    if (m->read_cb)
+        ds_init_cb(&e->ds, read_body, m, (int)m->newline_policy);
+    else
+        ds_init_mem(&e->ds, m->body, m->body_len, (int)m->newline_policy);
+    e->ds.reject_8bit = !m->has_8bit;
+    e->in_body = 1;
+    e->body_msg = m;
+    e->body_reported = 0;
+    m->txn.body_start = e->queued;
+    return 0;
+}
+
+/* ------------------------------------------------------------ replies */
+
+static void parse_extensions(engine *e, const reply *r)
+{
+    free_extensions(e);
+    const char *p = ebuf_str(&r->text);
+    const char *nl = strchr(p, '\n'); /* the first line is the server's name */
+    size_t lines = r->lines > 1 ? r->lines - 1 : 0;
+    e->ext = calloc(lines ? lines : 1, sizeof *e->ext);
+    if (!e->ext)
+        return; /* without memory the server simply looks extension-less */
+    while (nl) {
+        const char *line = nl + 1;
+        nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        size_t kw = 0;
+        while (kw < len && line[kw] != ' ')
+            kw++;
+        if (kw == 0)
+            continue;
+        size_t ps = kw;
+        while (ps < len && line[ps] == ' ')
+            ps++;
+        extension *x = &e->ext[e->ext_count];
+        x->keyword = strndup(line, kw);
+        x->params = strndup(line + ps, len - ps);
+        if (!x->keyword || !x->params) {
+            free(x->keyword);
+            free(x->params);
+            break;
+        }
+        for (char *c = x->keyword; *c; c++)
+            if (*c >= 'a' && *c <= 'z')
+                *c = (char)(*c - 'a' + 'A');
+        e->ext_count++;
+    }
+}
+
+const char *engine_extension(const engine *e, const char *keyword)
+{
+    for (size_t i = 0; i < e->ext_count; i++)
+        if (strcasecmp(e->ext[i].keyword, keyword) == 0)
+            return e->ext[i].params;
+    return NULL;
+}
+
+static int on_greeting(engine *e, const reply *r)
+{
+    esmtp_session *s = e->session;
+    if (r->code / 100 != 2) {
+        /* 554: no service here; the server waits for QUIT. */
+        fail(e, ESMTP_EREFUSED, r, "the server refused the session");
+        e->done = 0;
+        e->quit_sent = 1;
+        return command(e, CMD_QUIT, NULL, 0, "QUIT");
+    }
+    ebuf_clear(&s->greeting);
+    if (ebuf_append_str(&s->greeting, ebuf_str(&r->text)))
+        return ESMTP_ENOMEM;
+    s->has_greeting = 1;
+    int rc = session_progress(s, ESMTP_EVENT_GREETING, NULL, NULL, 0);
+    if (rc)
+        return rc;
+    ebuf line = {0};
+    rc = ebuf_append_str(&line, "EHLO ");
+    if (rc == 0)
+        rc = ebuf_append_str(&line, s->helo);
+    if (rc == 0)
+        rc = command(e, CMD_EHLO, NULL, 0, line.data);
+    ebuf_free(&line);
+    return rc;
+}
+
+static int on_hello(engine *e, const pending_reply *p, const reply *r)
+{
+    esmtp_session *s = e->session;
+    if (r->code / 100 == 2) {
+        if (p->kind == CMD_EHLO)
+            parse_extensions(e, r);
+        e->pipelining = s->pipelining && engine_extension(e, "PIPELINING") != NULL;
+        int rc = session_progress(s, ESMTP_EVENT_EXTENSIONS, NULL, NULL, 0);
+        return rc ? rc : advance(e);
+    }
+    if (p->kind == CMD_EHLO) {
+        /* An old server: fall back to HELO (RFC 5321 section 3.2). */
+        ebuf line = {0};
+        int rc = ebuf_append_str(&line, "HELO ");
+        if (rc == 0)
+            rc = ebuf_append_str(&line, s->helo);
+        if (rc == 0)
+            rc = command(e, CMD_HELO, NULL, 0, line.data);
+        ebuf_free(&line);
+        return rc;
+    }
+    fail(e, ESMTP_EREFUSED, r, "the server refused HELO");
+    e->done = 0;
+    e->quit_sent = 1;
+    return command(e, CMD_QUIT, NULL, 0, "QUIT");
+}
+
+static int on_mail(engine *e, esmtp_message *m, const reply *r)
+{
+    if (r->code / 100 == 2) {
+        m->txn.mail_ok = 1;
+        return e->pipelining ? 0 : send_rcpt(e, m, m->txn.next_rcpt++);
+    }
+    int rc = decide_by_reply(e, m, r);
+    if (rc == 0 && !e->pipelining) {
+        end_transaction(e, m);
+        rc = advance(e);
+    }
+    return rc;
+}
+
+static int on_rcpt(engine *e, esmtp_message *m, size_t i, const reply *r)
+{
+    if (is_final(m))
+        return 0; /* MAIL failed: its reply already decided every recipient */
+    esmtp_recipient *rc_ = m->rcpts[i];
+    int rc;
+    if (r->code / 100 == 2) {
+        m->txn.accepted++;
+        /* Accepted for now; the reply to the dot decides. */
+        rc = outcome_set(&rc_->result, ESMTP_STATUS_PENDING, r->code, r->enhanced,
+                         ebuf_str(&r->text));
+    } else {
+        rc = outcome_set(&rc_->result, status_from_code(r->code), r->code, r->enhanced,
+                         ebuf_str(&r->text));
+    }
+    if (rc == 0)
+        rc = session_progress(e->session, ESMTP_EVENT_RECIPIENT, m, rc_, 0);
+    if (rc || i + 1 < m->nrcpts) {
+        if (rc == 0 && !e->pipelining)
+            rc = send_rcpt(e, m, m->txn.next_rcpt++);
+        return rc;
+    }
+    /* The last recipient has its answer. */
+    if (m->txn.accepted == 0) {
+        rc = decide_no_recipient(e, m);
+        if (rc == 0 && !e->pipelining) {
+            end_transaction(e, m);
+            rc = advance(e);
+        }
+        return rc;
+    }
+    return e->pipelining ? 0 : command(e, CMD_DATA, m, 0, "DATA");
+}
+
+static int on_data(engine *e, esmtp_message *m, const reply *r)
+{
+    if (r->code / 100 == 3) {
+        if (!is_final(m))
+            return start_body(e, m);
+        /* Nobody to deliver to, yet the server wants data: a lone dot
+         * ends the transaction without a message (RFC 2920 section 3.1). */
+        m->txn.dummy_dot = 1;
+        m->txn.dot_queued = 1;
+        int rc = command(e, CMD_DOT, m, 0, ".");
+        if (rc == 0) {
+            end_transaction(e, m);
+            rc = advance(e);
+        }
+        return rc;
+    }
+    if (r->code / 100 == 2)
+        return fail(e, ESMTP_EPROTO, r, "the server answered DATA with a success code");
+    int rc = is_final(m) ? 0 : decide_by_reply(e, m, r);
+    if (rc == 0) {
+        end_transaction(e, m);
+        rc = advance(e);
+    }
+    return rc;
+}
+
+static int on_dot(engine *e, esmtp_message *m, const reply *r)
+{
+    int rc = 0;
+    if (!m->txn.dummy_dot)
+        rc = decide_by_reply(e, m, r);
+    if (rc == 0 && e->cur == m)
+        end_transaction(e, m);
+    return rc ? rc : advance(e);
+}
+
+/* Dispatches one complete reply to what awaited it. */
+static int on_reply(engine *e, const reply *r)
+{
+    if (e->qhead == e->qlen)
+        return fail(e, ESMTP_EPROTO, r, "the server sent a reply nobody asked for");
+    pending_reply p = e->queue[e->qhead++];
+    if (p.kind == CMD_QUIT) {
+        e->done = 1;
+        return e->error;
+    }
+    if (r->code == 421)
+        return fail(e, ESMTP_ESERVICE, r, "the server is closing the session");
+    switch (p.kind) {
+    case CMD_GREETING:
+        return on_greeting(e, r);
+    case CMD_EHLO:
+    case CMD_HELO:
+        return on_hello(e, &p, r);
+    case CMD_MAIL:
+        return on_mail(e, p.msg, r);
+    case CMD_RCPT:
+        return on_rcpt(e, p.msg, p.rcpt, r);
+    case CMD_DATA:
+        return on_data(e, p.msg, r);
+    case CMD_DOT:
+        return on_dot(e, p.msg, r);
+    case CMD_RSET:
+        return advance(e);
+    case CMD_QUIT:
+        break;
+    }
+    return 0;
+}
+
+static void on_server_line(void *ctx, const char *line, size_t len)
+{
+    engine *e = ctx;
+    session_transcript(e->session, ESMTP_FROM_SERVER, line, len);
+}
+
+int engine_connected(engine *e)
+{
+    e->parser.on_line = on_server_line;
+    e->parser.on_line_ctx = e;
+    return expect(e, CMD_GREETING, NULL, 0);
+}
+
+/* ------------------------------------------------------------ the end */
+
+/* Ends the session early: every message not yet decided gets its fate.
+ * When the server ended the session with a reply (421, or a refusal),
+ * that reply decides; otherwise a message whose dot reached the socket
+ * has an unknown outcome and the others were not delivered. */
+static int fail(engine *e, int err, const reply *r, const char *why)
+{
+    esmtp_session *s = e->session;
+    if (e->error == 0) {
+        e->error = err;
+        if (r)
+            session_set_detail(s, "%s: %d%s%s %s", why, r->code, r->enhanced[0] ? " " : "",
+                               r->enhanced, ebuf_str(&r->text));
+        else
+            session_set_detail(s, "%s", why);
+    }
+    int by_reply = r && (err == ESMTP_EREFUSED || err == ESMTP_ESERVICE);
+    for (size_t i = 0; i < s->nmsgs; i++) {
+        esmtp_message *m = s->msgs[i];
+        if (is_final(m))
+            continue;
+        if (by_reply)
+            decide_by_reply(e, m, r);
+        else if (m->txn.dot_queued && !m->txn.dummy_dot && e->sent >= m->txn.dot_end)
+            decide_message(e, m, ESMTP_STATUS_UNKNOWN, 0, "",
+                           "the message was sent but the session ended before the server "
+                           "confirmed it; it may or may not have been accepted");
+        else
+            decide_message(e, m, ESMTP_STATUS_TEMPFAIL, 0, "", ebuf_str(&s->detail));
+    }
+    e->in_body = 0;
+    e->cur = NULL;
+    e->done = 1;
+    return e->error;
+}
+
+/* An error from a handler that did not end the session itself. */
+static int fail_local(engine *e, int rc)
+{
+    if (e->done)
+        return e->error;
+    return fail(e, rc, NULL,
+                rc == ESMTP_ECALLBACK ? "a callback aborted the session" : esmtp_strerror(rc));
+}
+
+int engine_recv(engine *e, const char *data, size_t len)
+{
+    while (len > 0 && !e->done) {
+        size_t used = 0;
+        int rc = reply_parser_feed(&e->parser, data, len, &used);
+        data += used;
+        len -= used;
+        if (rc < 0) {
+            /* After QUIT nothing is at stake: some servers answer it with
+             * noise (QQ Mail). */
+            if (e->quit_sent) {
+                e->done = 1;
+                return e->error;
+            }
+            char why[128];
+            snprintf(why, sizeof why, "malformed reply from the server: %s",
+                     e->parser.error ? e->parser.error : esmtp_strerror(rc));
+            return fail(e, rc == ESMTP_ENOMEM ? rc : ESMTP_EPROTO, NULL, why);
+        }
+        if (rc == 1) {
+            rc = on_reply(e, &e->parser.reply);
+            if (rc < 0)
+                return fail_local(e, rc);
+        }
+    }
+    return e->done ? e->error : 0;
+}
+
+/* Tops the output up with body bytes. */
+static int fill_body(engine *e)
+{
+    if (e->out_off > 0) {
+        ebuf_consume(&e->out, e->out_off);
+        e->out_off = 0;
+    }
+    while (e->in_body && e->out.len < BODY_CHUNK) {
+        size_t room = BODY_CHUNK - e->out.len, got = 0;
+        int rc = ebuf_reserve(&e->out, room);
+        if (rc)
+            return rc;
+        rc = ds_read(&e->ds, e->out.data + e->out.len, room, &got);
+        e->out.len += got;
+        e->out.data[e->out.len] = '\0';
+        e->queued += got;
+        if (rc == 1)
+            return end_body(e);
+        if (rc < 0) {
+            /* Half a body is on the wire: only dropping the connection
+             * keeps the server from delivering it. */
+            esmtp_message *m = e->body_msg;
+            char why[128];
+            snprintf(why, sizeof why, "the message's body could not be sent: %s",
+                     esmtp_strerror(rc));
+            decide_message(e, m, rc == ESMTP_EREAD ? ESMTP_STATUS_TEMPFAIL : ESMTP_STATUS_PERMFAIL,
+                           0, "", why);
+            return fail(e, rc, NULL, why);
+        }
+    }
+    return 0;
+}
+
+int engine_output(engine *e, const char **data, size_t *len)
+{
+    if (e->in_body && e->out.len - e->out_off < BODY_LOW) {
+        int rc = fill_body(e);
+        if (rc < 0)
+            return fail_local(e, rc);
+    }
+    *data = e->out.data + e->out_off;
+    *len = e->out.len - e->out_off;
+    return 0;
+}
+
+int engine_sent(engine *e, size_t n)
+{
+    e->out_off += n;
+    e->sent += n;
+    if (e->out_off == e->out.len) {
+        ebuf_clear(&e->out);
+        e->out_off = 0;
+    }
+    esmtp_message *m = e->body_msg;
+    if (!m || e->sent <= m->txn.body_start)
+        return 0;
+    uint64_t end = m->txn.dot_queued ? m->txn.dot_end - 3 : e->queued;
+    uint64_t done = (e->sent < end ? e->sent : end) - m->txn.body_start;
+    if (done == e->body_reported)
+        return 0;
+    e->body_reported = done;
+    int rc = session_progress(e->session, ESMTP_EVENT_BODY_BYTES, m, NULL, done);
+    return rc ? fail_local(e, rc) : 0;
+}
+
+int engine_closed(engine *e, int reason, const char *why)
+{
+    if (e->done)
+        return e->error;
+    if (e->quit_sent) {
+        e->done = 1;
+        return e->error;
+    }
+    return fail(e, reason, NULL, why);
+}
+
+int engine_wants_write(const engine *e)
+{
+    return !e->done && (e->in_body || e->out_off < e->out.len);
+}
+
+esmtp_timeout engine_phase(const engine *e)
+{
+    if (engine_wants_write(e)) {
+        const esmtp_message *m = e->body_msg;
+        int body = e->in_body || (m && m->txn.dot_queued && e->sent < m->txn.dot_end);
+        return body ? ESMTP_TIMEOUT_DATA_BLOCK : ESMTP_TIMEOUT_COMMAND;
+    }
+    if (e->qhead == e->qlen)
+        return ESMTP_TIMEOUT_COMMAND;
+    switch (e->queue[e->qhead].kind) {
+    case CMD_GREETING:
+        return ESMTP_TIMEOUT_GREETING;
+    case CMD_DATA:
+        return ESMTP_TIMEOUT_DATA_INIT;
+    case CMD_DOT:
+        return ESMTP_TIMEOUT_DATA_END;
+    default:
+        return ESMTP_TIMEOUT_COMMAND;
+    }
+}

@@ -1,0 +1,349 @@
+#!/bin/bash
+# Starts and stops the real SMTP servers that the esmtp integration tests talk to,
+# all on 127.0.0.1 (see README.md in this directory).
+#
+#   ctl.sh start  STATE_DIR   stop anything left from STATE_DIR, start every server on
+#                             fresh state, wait until each answers with a 220 greeting,
+#                             then write STATE_DIR/env (KEY=VALUE lines)
+#   ctl.sh stop   STATE_DIR   stop every server by PID and remove STATE_DIR/env
+#   ctl.sh status STATE_DIR   one line per server; exit 0 only if all are running
+#
+# Ports are ESMTP_TEST_PORT_BASE (default 42500) plus the fixed offsets below.
+# Needs root (Postfix's master, smtp-sink's -u).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+python=/usr/bin/python3          # Debian's aiosmtpd is importable only by this one
+start_timeout=${ESMTP_TEST_START_TIMEOUT:-20}
+sinks="sink sink-421 sink-drop"
+
+die() { echo "ctl.sh: $*" >&2; exit 1; }
+
+usage() { die "usage: ctl.sh start|stop|status STATE_DIR"; }
+
+set_ports() {
+    local base=${ESMTP_TEST_PORT_BASE:-42500}
+    [[ $base =~ ^[0-9]+$ ]] && ((base >= 1024 && base <= 65000)) ||
+        die "ESMTP_TEST_PORT_BASE must be a number in 1024..65000, not '$base'"
+    aiosmtpd_port=$((base + 0))
+    aiosmtpd_nopipe_port=$((base + 1))
+    postfix_port=$((base + 10))
+    postfix_nopipe_port=$((base + 11))
+    sink_port=$((base + 20))
+    sink_421_port=$((base + 21))
+    sink_drop_port=$((base + 22))
+    all_ports="$aiosmtpd_port $aiosmtpd_nopipe_port $postfix_port $postfix_nopipe_port
+               $sink_port $sink_421_port $sink_drop_port"
+}
+
+set_paths() {
+    state=$1
+    records=$state/aiosmtpd
+    pf=$state/postfix
+    pf_etc=$pf/etc
+    maildir=$pf/maildir
+}
+
+# --- processes ---------------------------------------------------------------
+
+pid_of() { # NAME: the live PID from STATE/NAME.pid, or nothing
+    local pid
+    pid=$(cat "$state/$1.pid" 2>/dev/null) || return 0
+    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+    return 0
+}
+
+# Runs CMD... detached in its own session, output to STATE/NAME.log; the PID
+# (which stays the same through exec) goes to STATE/NAME.pid.
+spawn() { # NAME CMD...
+    local name=$1
+    shift
+    rm -f "$state/$name.pid"
+    setsid sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' \
+        "$state/$name.pid" "$@" >"$state/$name.log" 2>&1 </dev/null &
+}
+
+wait_gone() { # PID...: wait up to 5 s, then SIGKILL what is left
+    local i pid alive
+    for i in $(seq 50); do
+        alive=
+        for pid in "$@"; do
+            kill -0 "$pid" 2>/dev/null && alive="$alive $pid"
+        done
+        [ -z "$alive" ] && return 0
+        sleep 0.1
+    done
+    echo "ctl.sh: killing stuck process(es)$alive" >&2
+    # shellcheck disable=SC2086
+    kill -KILL $alive 2>/dev/null || true
+}
+
+# A spawned server counts as alive until its pid file names a dead process.
+spawned_alive() { # NAME
+    [ ! -e "$state/$1.pid" ] || [ -n "$(pid_of "$1")" ]
+}
+
+stop_spawned() { # NAME
+    local pid
+    pid=$(pid_of "$1")
+    if [ -n "$pid" ]; then
+        kill -TERM "$pid" 2>/dev/null || true
+        wait_gone "$pid"
+    fi
+    rm -f "$state/$1.pid"
+}
+
+postfix_master_pid() {
+    local pid
+    pid=$(awk '{ print $1; exit }' "$pf/queue/pid/master.pid" 2>/dev/null) || return 0
+    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+    return 0
+}
+
+postfix_running() {
+    [ -n "$(postfix_master_pid)" ]
+}
+
+stop_postfix() {
+    local master daemons
+    master=$(postfix_master_pid)
+    [ -n "$master" ] || return 0
+    # The master leads its daemons' process group: wait for all of them.
+    daemons=$(pgrep -g "$master" || true)
+    postfix -c "$pf_etc" stop >/dev/null 2>&1 || true
+    # shellcheck disable=SC2086
+    wait_gone "$master" $daemons
+}
+
+# --- readiness ---------------------------------------------------------------
+
+greets() ( # PORT: true if something on 127.0.0.1:PORT sends a 220 greeting
+    local line
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    IFS= read -r -t 2 line <&3 || exit 1
+    printf 'QUIT\r\n' >&3 || true
+    [[ $line == 220* ]]
+) 2>/dev/null
+
+port_taken() ( # PORT: true if anything accepts connections there
+    exec 3<>"/dev/tcp/127.0.0.1/$1"
+) 2>/dev/null
+
+fail_start() { # WHAT LOG
+    echo "ctl.sh: $1" >&2
+    if [ -s "$2" ]; then
+        echo "---- last lines of $2 ----" >&2
+        tail -n 40 "$2" >&2
+        echo "----" >&2
+    fi
+    do_stop
+    exit 1
+}
+
+wait_ready() { # NAME PORT LOG ALIVE-CHECK...
+    local name=$1 port=$2 log=$3
+    shift 3
+    while ! greets "$port"; do
+        "$@" >/dev/null || fail_start "$name (port $port) exited during start-up" "$log"
+        ((SECONDS < deadline)) ||
+            fail_start "$name did not answer on 127.0.0.1:$port within ${start_timeout}s" "$log"
+        sleep 0.1
+    done
+}
+
+# --- Postfix configuration ---------------------------------------------------
+
+write_postfix_config() {
+    mkdir -p "$pf_etc" "$pf/queue" "$pf/data" "$pf/log" "$maildir"
+    chown postfix:postfix "$pf/data"
+    chmod 0700 "$pf/data"
+    chown 65534:65534 "$maildir"
+
+    cat >"$pf_etc/main.cf" <<EOF
+# Private Postfix instance for the esmtp integration tests (made by ctl.sh).
+compatibility_level = 3.6
+queue_directory = $pf/queue
+data_directory = $pf/data
+maillog_file = $pf/log/postfix.log
+maillog_file_prefixes = $pf/log
+
+myhostname = mail.test
+myorigin = \$myhostname
+mydestination =
+relay_domains =
+alias_maps =
+alias_database =
+biff = no
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+
+smtputf8_enable = yes
+smtpd_error_sleep_time = 0
+in_flow_delay = 0
+smtpd_forbid_bare_newline = reject
+smtpd_forbid_bare_newline_exclusions =
+smtpd_recipient_restrictions =
+    check_recipient_access regexp:$pf_etc/recipient_access,
+    permit_mynetworks,
+    reject_unauth_destination
+
+# Every domain is ours; alice@example.org goes to maildir/example.org/alice/.
+# Bounces to test senders, and double bounces to postmaster@mail.test, too.
+virtual_mailbox_domains = static:all
+virtual_mailbox_maps = regexp:$pf_etc/virtual_mailbox
+virtual_mailbox_base = $maildir
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+EOF
+
+    cat >"$pf_etc/recipient_access" <<'EOF'
+/^reject[^@]*@/     550 5.1.1 Rejected by test
+/^tempfail[^@]*@/   450 4.2.1 Try again later
+EOF
+
+    # No "/" in either part and no leading "." (the result is a path); the
+    # pattern's delimiter is "%" so that "/" needs no escaping.
+    cat >"$pf_etc/virtual_mailbox" <<'EOF'
+%^([^@/.][^@/]*)@([^@/.][^@/]*)$%   ${2}/${1}/
+EOF
+
+    cat >"$pf_etc/master.cf" <<EOF
+# service            type  private unpriv chroot wakeup maxproc command + args
+127.0.0.1:$postfix_port inet n - n - - smtpd
+127.0.0.1:$postfix_nopipe_port inet n - n - - smtpd
+  -o smtpd_discard_ehlo_keywords=pipelining
+  -o smtpd_forbid_unauth_pipelining=yes
+pickup     unix  n - n 60   1 pickup
+cleanup    unix  n - n -    0 cleanup
+qmgr       unix  n - n 300  1 qmgr
+tlsmgr     unix  - - n 1000? 1 tlsmgr
+rewrite    unix  - - n -    - trivial-rewrite
+bounce     unix  - - n -    0 bounce
+defer      unix  - - n -    0 bounce
+trace      unix  - - n -    0 bounce
+verify     unix  - - n -    1 verify
+flush      unix  n - n 1000? 0 flush
+proxymap   unix  - - n -    - proxymap
+proxywrite unix  - - n -    1 proxymap
+smtp       unix  - - n -    - smtp
+relay      unix  - - n -    - smtp
+showq      unix  n - n -    - showq
+error      unix  - - n -    - error
+retry      unix  - - n -    - error
+discard    unix  - - n -    - discard
+local      unix  - n n -    - local
+virtual    unix  - n n -    - virtual
+lmtp       unix  - - n -    - lmtp
+anvil      unix  - - n -    1 anvil
+scache     unix  - - n -    1 scache
+postlog    unix-dgram n - n - 1 postlogd
+EOF
+
+    # Postfix ignores a main.cf or master.cf changed in the last few seconds.
+    touch -d '-1 minute' "$pf_etc"/*
+}
+
+# --- commands ----------------------------------------------------------------
+
+do_stop() {
+    local name
+    rm -f "$state/env"
+    stop_spawned recorder
+    for name in $sinks; do
+        stop_spawned "$name"
+    done
+    stop_postfix
+}
+
+do_start() {
+    local port name
+    [ "$(id -u)" = 0 ] || die "start needs root (Postfix, smtp-sink -u nobody)"
+    set_ports
+    do_stop
+
+    for port in $all_ports; do
+        ! port_taken "$port" || die "port 127.0.0.1:$port is already in use"
+    done
+
+    # Fresh state: only what this script itself creates in STATE_DIR.
+    rm -rf "$records" "$pf"
+    rm -f "$state"/recorder.log "$state"/sink*.log
+    chmod 0755 "$state"
+    mkdir -p "$records"
+    write_postfix_config
+    runuser -u nobody -- test -w "$maildir" ||
+        die "$state is not reachable by the postfix and nobody users: make its parents world-searchable (o+x)"
+
+    SECONDS=0
+    deadline=$start_timeout
+
+    spawn recorder "$python" "$here/recorder.py" --dir "$records" \
+        --port "$aiosmtpd_port" --nopipe-port "$aiosmtpd_nopipe_port"
+    spawn sink smtp-sink -u nobody -c "127.0.0.1:$sink_port" 1024
+    spawn sink-421 smtp-sink -u nobody -Q RCPT "127.0.0.1:$sink_421_port" 1024
+    spawn sink-drop smtp-sink -u nobody -q . "127.0.0.1:$sink_drop_port" 1024
+    postfix -c "$pf_etc" start >"$state/postfix-start.log" 2>&1 ||
+        fail_start "postfix failed to start" "$state/postfix-start.log"
+
+    wait_ready aiosmtpd "$aiosmtpd_port" "$state/recorder.log" spawned_alive recorder
+    wait_ready aiosmtpd-nopipe "$aiosmtpd_nopipe_port" "$state/recorder.log" spawned_alive recorder
+    wait_ready sink "$sink_port" "$state/sink.log" spawned_alive sink
+    wait_ready sink-421 "$sink_421_port" "$state/sink-421.log" spawned_alive sink-421
+    wait_ready sink-drop "$sink_drop_port" "$state/sink-drop.log" spawned_alive sink-drop
+    wait_ready postfix "$postfix_port" "$pf/log/postfix.log" postfix_running
+    wait_ready postfix-nopipe "$postfix_nopipe_port" "$pf/log/postfix.log" postfix_running
+
+    cat >"$state/env.tmp" <<EOF
+SMTP_HOST=127.0.0.1
+AIOSMTPD_PORT=$aiosmtpd_port
+AIOSMTPD_NOPIPE_PORT=$aiosmtpd_nopipe_port
+AIOSMTPD_DIR=$records
+POSTFIX_PORT=$postfix_port
+POSTFIX_NOPIPE_PORT=$postfix_nopipe_port
+POSTFIX_MAILDIR=$maildir
+POSTFIX_LOG=$pf/log/postfix.log
+SINK_PORT=$sink_port
+SINK_421_PORT=$sink_421_port
+SINK_DROP_PORT=$sink_drop_port
+EOF
+    mv "$state/env.tmp" "$state/env"
+    echo "ctl.sh: servers up in ${SECONDS}s; settings in $state/env"
+}
+
+report() { # NAME PID
+    if [ -n "$2" ]; then
+        echo "$1: running (pid $2)"
+    else
+        echo "$1: stopped"
+        return 1
+    fi
+}
+
+do_status() {
+    local name ok=0
+    for name in recorder $sinks; do
+        report "$name" "$(pid_of "$name")" || ok=1
+    done
+    report postfix "$(postfix_master_pid)" || ok=1
+    return $ok
+}
+
+[ $# = 2 ] || usage
+case $2 in
+    *[[:space:]=\"\'\\]*) die "STATE_DIR must not contain whitespace, quotes, backslashes or '='" ;;
+esac
+if [ "$1" = start ]; then
+    mkdir -p "$2"
+elif [ ! -d "$2" ]; then
+    [ "$1" = stop ] && exit 0     # nothing was ever started there
+    die "no such STATE_DIR: $2"
+fi
+set_paths "$(cd "$2" && pwd -P)"
+
+case $1 in
+    start) do_start ;;
+    stop) do_stop ;;
+    status) do_status ;;
+    *) usage ;;
+esac

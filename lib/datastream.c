@@ -175,9 +175,11 @@ static int ds_convert(datastream *d, unsigned char *out, size_t cap, size_t *out
             d->pending_cr = 0;
             ds_crlf(d, out, &o, room);
         } else if (c < 0) {
-            if (!d->at_line_start)
+            /* the last line lacks its CRLF; after it we come back here */
+            if (d->at_line_start)
+                d->finished = 1;
+            else
                 ds_crlf(d, out, &o, room);
-            d->finished = 1;
         } else if (c == '\r') {
             /* decided by the next byte, which may be in the next chunk */
             ds_take(d, 1);

@@ -4,7 +4,7 @@
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 need=""
-for p in meson ninja-build pkg-config gcc clang libssl-dev libidn2-dev check \
+for p in meson ninja-build pkg-config gcc g++ clang libssl-dev libidn2-dev check \
          python3-aiosmtpd postfix sasl2-bin openssl valgrind binutils; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need="$need $p"
 done

@@ -1,0 +1,636 @@
+/* Unit tests of the SMTP state machine, driven without any I/O: the test
+ * plays the server, feeding replies and checking the exact bytes the
+ * engine wants to send. SPDX-License-Identifier: MIT */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct rig {
+    esmtp_session *s;
+    engine *e;
+    int events[16];
+    ebuf transcript;
+    int abort_on;
+} rig;
+
+static int on_progress(esmtp_session *s, esmtp_event ev, esmtp_message *m, esmtp_recipient *r,
+                       uint64_t bytes, void *ud)
+{
+    (void)s, (void)m, (void)r, (void)bytes;
+    rig *g = ud;
+    g->events[ev]++;
+    return g->abort_on == (int)ev;
+}
+
+static void on_transcript(esmtp_session *s, esmtp_direction d, const char *line, size_t len,
+                          void *ud)
+{
+    (void)s;
+    rig *g = ud;
+    ebuf_append_str(&g->transcript, d == ESMTP_FROM_CLIENT ? "C:" : d == ESMTP_FROM_SERVER ? "S:" : "L:");
+    ebuf_append(&g->transcript, line, len);
+    ebuf_append_str(&g->transcript, "\n");
+}
+
+static void rig_init(rig *g)
+{
+    memset(g, 0, sizeof *g);
+    g->abort_on = -1;
+    ck_assert_int_eq(esmtp_session_new(&g->s), 0);
+    esmtp_session_set_progress_cb(g->s, on_progress, g);
+    esmtp_session_set_transcript_cb(g->s, on_transcript, g);
+    g->e = &g->s->eng;
+    g->s->helo = "client.test";
+}
+
+static void rig_start(rig *g)
+{
+    ck_assert_int_eq(engine_init(g->e, g->s), 0);
+    ck_assert_int_eq(engine_connected(g->e), 0);
+}
+
+static void rig_free(rig *g)
+{
+    ebuf_free(&g->transcript);
+    esmtp_session_free(g->s);
+}
+
+static esmtp_message *add(rig *g, const char *from, const char *const *to, const char *body)
+{
+    esmtp_message *m;
+    ck_assert_int_eq(esmtp_session_add_message(g->s, &m), 0);
+    ck_assert_int_eq(esmtp_message_set_reverse_path(m, from), 0);
+    for (; *to; to++)
+        ck_assert_int_eq(esmtp_message_add_recipient(m, *to, NULL), 0);
+    ck_assert_int_eq(esmtp_message_set_body(m, body, strlen(body)), 0);
+    return m;
+}
+
+/* Takes everything the engine wants to send now, as one string. */
+static char *drain(rig *g)
+{
+    ebuf all = {0};
+    ebuf_append(&all, "", 0);
+    for (;;) {
+        const char *p;
+        size_t n;
+        ck_assert_int_eq(engine_output(g->e, &p, &n), 0);
+        if (n == 0)
+            break;
+        ebuf_append(&all, p, n);
+        engine_sent(g->e, n);
+    }
+    return all.data;
+}
+
+static void expect_out(rig *g, const char *want)
+{
+    char *got = drain(g);
+    ck_assert_str_eq(got, want);
+    free(got);
+}
+
+static int feed(rig *g, const char *bytes)
+{
+    return engine_recv(g->e, bytes, strlen(bytes));
+}
+
+#define EHLO_PIPE "250-mail.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"
+#define EHLO_PLAIN "250-mail.test\r\n250 8BITMIME\r\n"
+
+static void greet(rig *g, const char *ehlo_reply)
+{
+    rig_start(g);
+    ck_assert_int_eq(engine_phase(g->e), ESMTP_TIMEOUT_GREETING);
+    ck_assert_int_eq(feed(g, "220 mail.test ESMTP\r\n"), 0);
+    expect_out(g, "EHLO client.test\r\n");
+    ck_assert_int_eq(feed(g, ehlo_reply), 0);
+}
+
+static const char *const AB[] = {"a@x.test", "b@x.test", NULL};
+static const char *const A[] = {"a@x.test", NULL};
+
+START_TEST(pipelined_envelope_in_one_write)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", AB, "Subject: t\r\n\r\nhi\r\n");
+    greet(&g, EHLO_PIPE);
+    ck_assert_ptr_nonnull(esmtp_session_extension(g.s, "pipelining"));
+    ck_assert_str_eq(esmtp_session_extension(g.s, "size"), "1000");
+    expect_out(&g, "MAIL FROM:<s@x.test> SIZE=18\r\nRCPT TO:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n");
+    ck_assert_int_eq(feed(&g, "250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 no such user\r\n"), 0);
+    ck_assert_int_eq(engine_phase(g.e), ESMTP_TIMEOUT_DATA_INIT);
+    ck_assert_int_eq(feed(&g, "354 go\r\n"), 0);
+    expect_out(&g, "Subject: t\r\n\r\nhi\r\n.\r\n");
+    ck_assert_int_eq(engine_phase(g.e), ESMTP_TIMEOUT_DATA_END);
+    ck_assert_int_eq(feed(&g, "250 2.0.0 queued as X\r\n"), 0);
+    expect_out(&g, "QUIT\r\n");
+    ck_assert_int_eq(feed(&g, "221 bye\r\n"), 0);
+    ck_assert(g.e->done);
+    ck_assert_int_eq(g.e->error, 0);
+
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_OK);
+    ck_assert_int_eq(esmtp_message_code(m), 250);
+    ck_assert_str_eq(esmtp_message_enhanced_code(m), "2.0.0");
+    ck_assert_str_eq(esmtp_message_text(m), "queued as X");
+    esmtp_recipient *a = esmtp_message_recipient(m, 0), *b = esmtp_message_recipient(m, 1);
+    ck_assert_int_eq(esmtp_recipient_status(a), ESMTP_STATUS_OK);
+    ck_assert_int_eq(esmtp_recipient_status(b), ESMTP_STATUS_PERMFAIL);
+    ck_assert_int_eq(esmtp_recipient_code(b), 550);
+    ck_assert_str_eq(esmtp_recipient_enhanced_code(b), "5.1.1");
+    ck_assert_str_eq(esmtp_recipient_text(b), "no such user");
+    ck_assert_int_eq(g.events[ESMTP_EVENT_RECIPIENT], 2);
+    ck_assert_int_eq(g.events[ESMTP_EVENT_MESSAGE_DONE], 1);
+    ck_assert_int_eq(g.events[ESMTP_EVENT_GREETING], 1);
+    ck_assert_int_eq(g.events[ESMTP_EVENT_EXTENSIONS], 1);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(next_message_follows_the_dot)
+{
+    rig g;
+    rig_init(&g);
+    add(&g, "s@x.test", A, "one\r\n");
+    add(&g, "s@x.test", A, "two\r\n");
+    greet(&g, EHLO_PIPE);
+    expect_out(&g, "MAIL FROM:<s@x.test> SIZE=5\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
+    feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n");
+    /* The second envelope leaves with the first body's dot. */
+    const char *p;
+    size_t n;
+    ck_assert_int_eq(engine_output(g.e, &p, &n), 0);
+    const char *want = "one\r\n.\r\nMAIL FROM:<s@x.test> SIZE=5\r\nRCPT TO:<a@x.test>\r\nDATA\r\n";
+    ck_assert_uint_eq(n, strlen(want));
+    ck_assert(memcmp(p, want, n) == 0);
+    engine_sent(g.e, n);
+    feed(&g, "250 ok1\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+    expect_out(&g, "two\r\n.\r\n");
+    feed(&g, "250 ok2\r\n");
+    expect_out(&g, "QUIT\r\n");
+    feed(&g, "221 bye\r\n");
+    ck_assert_str_eq(esmtp_message_text(esmtp_session_message(g.s, 0)), "ok1");
+    ck_assert_str_eq(esmtp_message_text(esmtp_session_message(g.s, 1)), "ok2");
+    ck_assert_int_eq(g.e->error, 0);
+    rig_free(&g);
+}
+END_TEST
+
+static void one_at_a_time(rig *g)
+{
+    expect_out(g, "MAIL FROM:<s@x.test>\r\n");
+    feed(g, "250 ok\r\n");
+    expect_out(g, "RCPT TO:<a@x.test>\r\n");
+    feed(g, "250 ok\r\n");
+    expect_out(g, "RCPT TO:<b@x.test>\r\n");
+    feed(g, "250 ok\r\n");
+    expect_out(g, "DATA\r\n");
+    feed(g, "354 go\r\n");
+    expect_out(g, "body\r\n.\r\n");
+    feed(g, "250 done\r\n");
+    expect_out(g, "QUIT\r\n");
+    feed(g, "221 bye\r\n");
+    ck_assert(g->e->done);
+    ck_assert_int_eq(esmtp_message_status(esmtp_session_message(g->s, 0)), ESMTP_STATUS_OK);
+}
+
+START_TEST(without_pipelining_one_command_at_a_time)
+{
+    rig g;
+    rig_init(&g);
+    add(&g, "s@x.test", AB, "body");
+    greet(&g, EHLO_PLAIN);
+    one_at_a_time(&g);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(pipelining_switched_off_by_caller)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_session_set_pipelining(g.s, 0);
+    add(&g, "s@x.test", AB, "body");
+    greet(&g, "250-mail.test\r\n250 PIPELINING\r\n");
+    one_at_a_time(&g);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(ehlo_refused_falls_back_to_helo)
+{
+    rig g;
+    rig_init(&g);
+    add(&g, "s@x.test", A, "body\r\n");
+    greet(&g, "502 5.5.2 what?\r\n");
+    expect_out(&g, "HELO client.test\r\n");
+    feed(&g, "250 hello\r\n");
+    ck_assert_ptr_null(esmtp_session_extension(g.s, "PIPELINING"));
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\n");
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(greeting_554_refuses_and_quits)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", A, "body\r\n");
+    rig_start(&g);
+    feed(&g, "554 5.7.1 no service for you\r\n");
+    expect_out(&g, "QUIT\r\n");
+    ck_assert_int_eq(feed(&g, "221 bye\r\n"), ESMTP_EREFUSED);
+    ck_assert(g.e->done);
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_PERMFAIL);
+    ck_assert_int_eq(esmtp_recipient_code(esmtp_message_recipient(m, 0)), 554);
+    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "554 5.7.1 no service for you"));
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(greeting_421_ends_session)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", A, "body\r\n");
+    rig_start(&g);
+    ck_assert_int_eq(feed(&g, "421 4.3.2 busy\r\n"), ESMTP_ESERVICE);
+    ck_assert(g.e->done);
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
+    ck_assert_int_eq(esmtp_message_code(m), 421);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(reply_421_mid_session_fails_everything_unfinished)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m1 = add(&g, "s@x.test", AB, "body\r\n");
+    esmtp_message *m2 = add(&g, "s@x.test", A, "body\r\n");
+    greet(&g, EHLO_PIPE);
+    drain(&g);
+    ck_assert_int_eq(feed(&g, "250 ok\r\n250 ok\r\n421 4.4.2 closing\r\n"), ESMTP_ESERVICE);
+    ck_assert(g.e->done);
+    ck_assert_int_eq(esmtp_message_status(m1), ESMTP_STATUS_TEMPFAIL);
+    ck_assert_int_eq(esmtp_message_status(m2), ESMTP_STATUS_TEMPFAIL);
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_int_eq(esmtp_recipient_status(esmtp_message_recipient(m1, i)), ESMTP_STATUS_TEMPFAIL);
+        ck_assert_int_eq(esmtp_recipient_code(esmtp_message_recipient(m1, i)), 421);
+    }
+    ck_assert_int_eq(esmtp_message_code(m2), 421);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(drop_after_dot_is_unknown_never_delivered)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m1 = add(&g, "s@x.test", A, "one\r\n");
+    esmtp_message *m2 = add(&g, "s@x.test", A, "two\r\n");
+    greet(&g, EHLO_PIPE);
+    drain(&g);
+    feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n");
+    drain(&g); /* body one, its dot and message two's envelope were sent */
+    ck_assert_int_eq(engine_closed(g.e, ESMTP_EIO, "closed"), ESMTP_EIO);
+    ck_assert_int_eq(esmtp_message_status(m1), ESMTP_STATUS_UNKNOWN);
+    ck_assert_int_eq(esmtp_recipient_status(esmtp_message_recipient(m1, 0)), ESMTP_STATUS_UNKNOWN);
+    ck_assert_int_eq(esmtp_message_status(m2), ESMTP_STATUS_TEMPFAIL);
+    ck_assert_int_eq(esmtp_message_code(m2), 0);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(drop_before_dot_left_the_socket_is_tempfail)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
+    greet(&g, EHLO_PIPE);
+    drain(&g);
+    feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n");
+    const char *p;
+    size_t n;
+    engine_output(g.e, &p, &n);
+    engine_sent(g.e, n - 1); /* the dot's LF never left */
+    engine_closed(g.e, ESMTP_EIO, "closed");
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(quit_reply_noise_is_not_a_failure)
+{
+    const char *noise[] = {"0\r\n", "\x1b[0m\r\n", "", "221"};
+    for (size_t i = 0; i < sizeof noise / sizeof *noise; i++) {
+        rig g;
+        rig_init(&g);
+        esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
+        greet(&g, EHLO_PIPE);
+        drain(&g);
+        feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n");
+        drain(&g);
+        feed(&g, "250 ok\r\n");
+        expect_out(&g, "QUIT\r\n");
+        feed(&g, noise[i]);
+        ck_assert_int_eq(engine_closed(g.e, ESMTP_EIO, "closed"), 0);
+        ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_OK);
+        rig_free(&g);
+    }
+}
+END_TEST
+
+START_TEST(mail_refused_decides_recipients_and_no_rset)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m1 = add(&g, "bad@x.test", AB, "one\r\n");
+    esmtp_message *m2 = add(&g, "s@x.test", A, "two\r\n");
+    greet(&g, EHLO_PIPE);
+    drain(&g);
+    feed(&g, "553 5.1.8 bad sender\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need MAIL\r\n");
+    ck_assert_int_eq(esmtp_message_status(m1), ESMTP_STATUS_PERMFAIL);
+    ck_assert_int_eq(esmtp_recipient_code(esmtp_message_recipient(m1, 1)), 553);
+    ck_assert_str_eq(esmtp_recipient_text(esmtp_message_recipient(m1, 1)), "bad sender");
+    expect_out(&g, "MAIL FROM:<s@x.test> SIZE=5\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
+    ck_assert_int_eq(esmtp_message_status(m2), ESMTP_STATUS_PENDING);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(no_recipient_accepted_then_rset)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m1 = add(&g, "s@x.test", AB, "one\r\n");
+    add(&g, "s@x.test", A, "two\r\n");
+    greet(&g, EHLO_PIPE);
+    drain(&g);
+    feed(&g, "250 ok\r\n550 5.1.1 no\r\n450 4.2.0 later\r\n554 5.5.1 no valid recipients\r\n");
+    ck_assert_int_eq(esmtp_message_status(m1), ESMTP_STATUS_TEMPFAIL);
+    ck_assert_int_eq(esmtp_message_code(m1), 0);
+    ck_assert_int_eq(esmtp_recipient_status(esmtp_message_recipient(m1, 0)), ESMTP_STATUS_PERMFAIL);
+    ck_assert_int_eq(esmtp_recipient_status(esmtp_message_recipient(m1, 1)), ESMTP_STATUS_TEMPFAIL);
+    expect_out(&g, "RSET\r\nMAIL FROM:<s@x.test> SIZE=5\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(data_go_ahead_without_recipients_sends_lone_dot)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m1 = add(&g, "s@x.test", A, "one\r\n");
+    add(&g, "s@x.test", A, "two\r\n");
+    greet(&g, EHLO_PIPE);
+    drain(&g);
+    feed(&g, "250 ok\r\n550 no\r\n354 go anyway\r\n");
+    expect_out(&g, ".\r\nMAIL FROM:<s@x.test> SIZE=5\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
+    feed(&g, "250 whatever\r\n");
+    ck_assert_int_eq(esmtp_message_status(m1), ESMTP_STATUS_PERMFAIL);
+    ck_assert_int_eq(esmtp_message_code(m1), 0);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(data_refused_then_rset_and_next)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m1 = add(&g, "s@x.test", A, "one\r\n");
+    add(&g, "s@x.test", A, "two\r\n");
+    greet(&g, EHLO_PLAIN);
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\n");
+    feed(&g, "250 ok\r\n");
+    expect_out(&g, "RCPT TO:<a@x.test>\r\n");
+    feed(&g, "250 ok\r\n");
+    expect_out(&g, "DATA\r\n");
+    feed(&g, "451 4.3.0 try later\r\n");
+    ck_assert_int_eq(esmtp_message_status(m1), ESMTP_STATUS_TEMPFAIL);
+    ck_assert_int_eq(esmtp_recipient_code(esmtp_message_recipient(m1, 0)), 451);
+    expect_out(&g, "RSET\r\n");
+    feed(&g, "250 reset\r\n");
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\n");
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(final_dot_refused)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
+    greet(&g, EHLO_PIPE);
+    drain(&g);
+    feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n");
+    drain(&g);
+    feed(&g, "554 5.6.0 content rejected\r\n");
+    expect_out(&g, "QUIT\r\n");
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_PERMFAIL);
+    ck_assert_int_eq(esmtp_recipient_code(esmtp_message_recipient(m, 0)), 554);
+    ck_assert_str_eq(esmtp_recipient_text(esmtp_message_recipient(m, 0)), "content rejected");
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(eight_bit_needs_8bitmime)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m1 = add(&g, "s@x.test", A, "caf\xc3\xa9\r\n");
+    add(&g, "s@x.test", A, "plain\r\n");
+    greet(&g, "250-mail.test\r\n250 PIPELINING\r\n");
+    /* The 8-bit message never reaches the wire; the next one does. */
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
+    ck_assert_int_eq(esmtp_message_status(m1), ESMTP_STATUS_PERMFAIL);
+    ck_assert_int_eq(esmtp_message_code(m1), 0);
+    ck_assert_ptr_nonnull(strstr(esmtp_message_text(m1), "8BITMIME"));
+    rig_free(&g);
+
+    rig_init(&g);
+    add(&g, "s@x.test", A, "caf\xc3\xa9\r\n");
+    greet(&g, EHLO_PIPE);
+    expect_out(&g, "MAIL FROM:<s@x.test> SIZE=7 BODY=8BITMIME\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(size_limit_checked_before_sending)
+{
+    rig g;
+    rig_init(&g);
+    char big[2048];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    esmtp_message *m = add(&g, "s@x.test", A, big);
+    greet(&g, EHLO_PIPE); /* SIZE 1000 */
+    expect_out(&g, "QUIT\r\n");
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_PERMFAIL);
+    ck_assert_ptr_nonnull(strstr(esmtp_message_text(m), "limit"));
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(bare_newline_policy_reject)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", A, "a\nb\r\n");
+    esmtp_message_set_newline_policy(m, ESMTP_NEWLINE_REJECT);
+    greet(&g, EHLO_PIPE);
+    expect_out(&g, "QUIT\r\n");
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_PERMFAIL);
+    rig_free(&g);
+}
+END_TEST
+
+static long read_8bit(esmtp_message *m, void *buf, size_t len, void *ud)
+{
+    (void)m;
+    int *calls = ud;
+    if ((*calls)++ > 0 || len < 4)
+        return 0;
+    memcpy(buf, "\xff\xfe\r\n", 4);
+    return 4;
+}
+
+START_TEST(undeclared_8bit_stream_drops_connection)
+{
+    rig g;
+    rig_init(&g);
+    int calls = 0;
+    esmtp_message *m;
+    esmtp_session_add_message(g.s, &m);
+    esmtp_message_set_reverse_path(m, "s@x.test");
+    esmtp_message_add_recipient(m, "a@x.test", NULL);
+    esmtp_message_set_body_cb(m, read_8bit, &calls);
+    greet(&g, EHLO_PIPE);
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
+    feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n");
+    const char *p;
+    size_t n;
+    ck_assert_int_eq(engine_output(g.e, &p, &n), ESMTP_E8BIT);
+    ck_assert(g.e->done);
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_PERMFAIL);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(protocol_errors)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
+    greet(&g, EHLO_PIPE);
+    drain(&g);
+    ck_assert_int_eq(feed(&g, "250 ok\r\n25x oops\r\n"), ESMTP_EPROTO);
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
+    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "malformed"));
+    rig_free(&g);
+
+    /* While the body is sent no reply is due. */
+    rig_init(&g);
+    m = add(&g, "s@x.test", A, "one\r\n");
+    greet(&g, EHLO_PIPE);
+    drain(&g);
+    ck_assert_int_eq(feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n250 unasked\r\n"), ESMTP_EPROTO);
+    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "nobody asked for"));
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(callback_abort)
+{
+    rig g;
+    rig_init(&g);
+    g.abort_on = ESMTP_EVENT_RECIPIENT;
+    esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
+    greet(&g, EHLO_PIPE);
+    drain(&g);
+    ck_assert_int_eq(feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n"), ESMTP_ECALLBACK);
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(transcript_shows_commands_and_replies_not_body)
+{
+    rig g;
+    rig_init(&g);
+    add(&g, "s@x.test", A, "secret body line\r\n");
+    greet(&g, EHLO_PIPE);
+    drain(&g);
+    feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n");
+    drain(&g);
+    const char *t = ebuf_str(&g.transcript);
+    ck_assert_ptr_nonnull(strstr(t, "C:EHLO client.test\n"));
+    ck_assert_ptr_nonnull(strstr(t, "S:250-PIPELINING\n"));
+    ck_assert_ptr_nonnull(strstr(t, "C:RCPT TO:<a@x.test>\n"));
+    ck_assert_ptr_nonnull(strstr(t, "L:(message body: 18 bytes)\n"));
+    ck_assert_ptr_null(strstr(t, "secret"));
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(addresses_with_line_breaks_are_refused)
+{
+    esmtp_session *s;
+    esmtp_message *m;
+    esmtp_session_new(&s);
+    esmtp_session_add_message(s, &m);
+    ck_assert_int_eq(esmtp_message_set_reverse_path(m, "a@x\r\nRCPT TO:<evil@x>"), ESMTP_EINVAL);
+    ck_assert_int_eq(esmtp_message_add_recipient(m, "a@x>\nDATA", NULL), ESMTP_EINVAL);
+    ck_assert_int_eq(esmtp_message_add_recipient(m, "a b@x", NULL), ESMTP_EINVAL);
+    ck_assert_int_eq(esmtp_message_add_recipient(m, "", NULL), ESMTP_EINVAL);
+    ck_assert_int_eq(esmtp_message_add_recipient(m, "\"a b\"@x", NULL), 0);
+    ck_assert_int_eq(esmtp_message_set_reverse_path(m, ""), 0);
+    esmtp_session_free(s);
+    esmtp_session_free(NULL);
+}
+END_TEST
+
+static Suite *protocol_suite(void)
+{
+    Suite *s = suite_create("protocol");
+    TCase *tc = tcase_create("engine");
+    tcase_add_test(tc, pipelined_envelope_in_one_write);
+    tcase_add_test(tc, next_message_follows_the_dot);
+    tcase_add_test(tc, without_pipelining_one_command_at_a_time);
+    tcase_add_test(tc, pipelining_switched_off_by_caller);
+    tcase_add_test(tc, ehlo_refused_falls_back_to_helo);
+    tcase_add_test(tc, greeting_554_refuses_and_quits);
+    tcase_add_test(tc, greeting_421_ends_session);
+    tcase_add_test(tc, reply_421_mid_session_fails_everything_unfinished);
+    tcase_add_test(tc, drop_after_dot_is_unknown_never_delivered);
+    tcase_add_test(tc, drop_before_dot_left_the_socket_is_tempfail);
+    tcase_add_test(tc, quit_reply_noise_is_not_a_failure);
+    tcase_add_test(tc, mail_refused_decides_recipients_and_no_rset);
+    tcase_add_test(tc, no_recipient_accepted_then_rset);
+    tcase_add_test(tc, data_go_ahead_without_recipients_sends_lone_dot);
+    tcase_add_test(tc, data_refused_then_rset_and_next);
+    tcase_add_test(tc, final_dot_refused);
+    tcase_add_test(tc, eight_bit_needs_8bitmime);
+    tcase_add_test(tc, size_limit_checked_before_sending);
+    tcase_add_test(tc, bare_newline_policy_reject);
+    tcase_add_test(tc, undeclared_8bit_stream_drops_connection);
+    tcase_add_test(tc, protocol_errors);
+    tcase_add_test(tc, callback_abort);
+    tcase_add_test(tc, transcript_shows_commands_and_replies_not_body);
+    tcase_add_test(tc, addresses_with_line_breaks_are_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(protocol_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

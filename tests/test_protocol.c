@@ -272,7 +272,7 @@ START_TEST(reply_421_mid_session_fails_everything_unfinished)
     esmtp_message *m1 = add(&g, "s@x.test", AB, "body\r\n");
     esmtp_message *m2 = add(&g, "s@x.test", A, "body\r\n");
     greet(&g, EHLO_PIPE);
-    drain(&g);
+    free(drain(&g));
     ck_assert_int_eq(feed(&g, "250 ok\r\n250 ok\r\n421 4.4.2 closing\r\n"), ESMTP_ESERVICE);
     ck_assert(g.e->done);
     ck_assert_int_eq(esmtp_message_status(m1), ESMTP_STATUS_TEMPFAIL);
@@ -293,9 +293,9 @@ START_TEST(drop_after_dot_is_unknown_never_delivered)
     esmtp_message *m1 = add(&g, "s@x.test", A, "one\r\n");
     esmtp_message *m2 = add(&g, "s@x.test", A, "two\r\n");
     greet(&g, EHLO_PIPE);
-    drain(&g);
+    free(drain(&g));
     feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n");
-    drain(&g); /* body one, its dot and message two's envelope were sent */
+    free(drain(&g)); /* body one, its dot and message two's envelope were sent */
     ck_assert_int_eq(engine_closed(g.e, ESMTP_EIO, "closed"), ESMTP_EIO);
     ck_assert_int_eq(esmtp_message_status(m1), ESMTP_STATUS_UNKNOWN);
     ck_assert_int_eq(esmtp_recipient_status(esmtp_message_recipient(m1, 0)), ESMTP_STATUS_UNKNOWN);
@@ -311,7 +311,7 @@ START_TEST(drop_before_dot_left_the_socket_is_tempfail)
     rig_init(&g);
     esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
     greet(&g, EHLO_PIPE);
-    drain(&g);
+    free(drain(&g));
     feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n");
     const char *p;
     size_t n;
@@ -331,9 +331,9 @@ START_TEST(quit_reply_noise_is_not_a_failure)
         rig_init(&g);
         esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
         greet(&g, EHLO_PIPE);
-        drain(&g);
+        free(drain(&g));
         feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n");
-        drain(&g);
+        free(drain(&g));
         feed(&g, "250 ok\r\n");
         expect_out(&g, "QUIT\r\n");
         feed(&g, noise[i]);
@@ -351,7 +351,7 @@ START_TEST(mail_refused_decides_recipients_and_no_rset)
     esmtp_message *m1 = add(&g, "bad@x.test", AB, "one\r\n");
     esmtp_message *m2 = add(&g, "s@x.test", A, "two\r\n");
     greet(&g, EHLO_PIPE);
-    drain(&g);
+    free(drain(&g));
     feed(&g, "553 5.1.8 bad sender\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need MAIL\r\n");
     ck_assert_int_eq(esmtp_message_status(m1), ESMTP_STATUS_PERMFAIL);
     ck_assert_int_eq(esmtp_recipient_code(esmtp_message_recipient(m1, 1)), 553);
@@ -369,7 +369,7 @@ START_TEST(no_recipient_accepted_then_rset)
     esmtp_message *m1 = add(&g, "s@x.test", AB, "one\r\n");
     add(&g, "s@x.test", A, "two\r\n");
     greet(&g, EHLO_PIPE);
-    drain(&g);
+    free(drain(&g));
     feed(&g, "250 ok\r\n550 5.1.1 no\r\n450 4.2.0 later\r\n554 5.5.1 no valid recipients\r\n");
     ck_assert_int_eq(esmtp_message_status(m1), ESMTP_STATUS_TEMPFAIL);
     ck_assert_int_eq(esmtp_message_code(m1), 0);
@@ -387,7 +387,7 @@ START_TEST(data_go_ahead_without_recipients_sends_lone_dot)
     esmtp_message *m1 = add(&g, "s@x.test", A, "one\r\n");
     add(&g, "s@x.test", A, "two\r\n");
     greet(&g, EHLO_PIPE);
-    drain(&g);
+    free(drain(&g));
     feed(&g, "250 ok\r\n550 no\r\n354 go anyway\r\n");
     expect_out(&g, ".\r\nMAIL FROM:<s@x.test> SIZE=5\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
     feed(&g, "250 whatever\r\n");
@@ -425,9 +425,9 @@ START_TEST(final_dot_refused)
     rig_init(&g);
     esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
     greet(&g, EHLO_PIPE);
-    drain(&g);
+    free(drain(&g));
     feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n");
-    drain(&g);
+    free(drain(&g));
     feed(&g, "554 5.6.0 content rejected\r\n");
     expect_out(&g, "QUIT\r\n");
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_PERMFAIL);
@@ -526,7 +526,7 @@ START_TEST(protocol_errors)
     rig_init(&g);
     esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
     greet(&g, EHLO_PIPE);
-    drain(&g);
+    free(drain(&g));
     ck_assert_int_eq(feed(&g, "250 ok\r\n25x oops\r\n"), ESMTP_EPROTO);
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
     ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "malformed"));
@@ -536,7 +536,7 @@ START_TEST(protocol_errors)
     rig_init(&g);
     m = add(&g, "s@x.test", A, "one\r\n");
     greet(&g, EHLO_PIPE);
-    drain(&g);
+    free(drain(&g));
     ck_assert_int_eq(feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n250 unasked\r\n"), ESMTP_EPROTO);
     ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "nobody asked for"));
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
@@ -551,7 +551,7 @@ START_TEST(callback_abort)
     g.abort_on = ESMTP_EVENT_RECIPIENT;
     esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
     greet(&g, EHLO_PIPE);
-    drain(&g);
+    free(drain(&g));
     ck_assert_int_eq(feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n"), ESMTP_ECALLBACK);
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
     rig_free(&g);
@@ -564,9 +564,9 @@ START_TEST(transcript_shows_commands_and_replies_not_body)
     rig_init(&g);
     add(&g, "s@x.test", A, "secret body line\r\n");
     greet(&g, EHLO_PIPE);
-    drain(&g);
+    free(drain(&g));
     feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n");
-    drain(&g);
+    free(drain(&g));
     const char *t = ebuf_str(&g.transcript);
     ck_assert_ptr_nonnull(strstr(t, "C:EHLO client.test\n"));
     ck_assert_ptr_nonnull(strstr(t, "S:250-PIPELINING\n"));

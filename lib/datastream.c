@@ -105,29 +105,34 @@ static const unsigned char *ds_find(const unsigned char **memo, const unsigned c
 static size_t ds_run(datastream *d, const unsigned char *p, const unsigned char *end, int *eol)
 {
     const unsigned char *q = p;
-    *eol = 0;
     for (;;) {
         const unsigned char *cr = ds_find(&d->next_cr, q, end, '\r');
         const unsigned char *lf = ds_find(&d->next_lf, q, end, '\n');
         if (lf == end || lf - cr != 1) {
             const unsigned char *stop = cr < lf ? cr : lf;
-            if (stop > q)
-                *eol = 0;
+            *eol = q > p && stop == q; /* nothing after the last CRLF */
             return (size_t)(stop - p);
         }
         q = lf + 1;
-        *eol = 1;
-        if (q == end || *q == '.')
+        if (q == end || *q == '.') {
+            *eol = 1;
             return (size_t)(q - p);
+        }
     }
 }
 
 static int ds_any_8bit(const unsigned char *p, size_t n)
 {
-    unsigned char acc = 0; /* no early exit: this loop vectorises */
-    for (size_t i = 0; i < n; i++)
+    /* a word at a time; memcpy makes the unaligned load well-defined */
+    uint64_t acc = 0, w;
+    size_t i = 0;
+    for (; n - i >= sizeof w; i += sizeof w) {
+        memcpy(&w, p + i, sizeof w);
+        acc |= w;
+    }
+    for (; i < n; i++)
         acc |= p[i];
-    return acc >= 0x80;
+    return (acc & 0x8080808080808080u) != 0;
 }
 
 /* Ends a line. When only the CR fits, the LF is owed to the next call, so
@@ -175,7 +180,7 @@ static int ds_convert(datastream *d, unsigned char *out, size_t cap, size_t *out
             d->pending_cr = 0;
             ds_crlf(d, out, &o, room);
         } else if (c < 0) {
-            /* the last line lacks its CRLF; after it we come back here */
+            /* the end: first a CRLF for a last line without one */
             if (d->at_line_start)
                 d->finished = 1;
             else

@@ -23,8 +23,9 @@ usage() { die "usage: ctl.sh start|stop|status STATE_DIR"; }
 
 set_ports() {
     local base=${ESMTP_TEST_PORT_BASE:-42500}
-    [[ $base =~ ^[0-9]+$ ]] && ((base >= 1024 && base <= 65000)) ||
+    if ! [[ $base =~ ^[0-9]+$ ]] || ((base < 1024 || base > 65000)); then
         die "ESMTP_TEST_PORT_BASE must be a number in 1024..65000, not '$base'"
+    fi
     aiosmtpd_port=$((base + 0))
     aiosmtpd_nopipe_port=$((base + 1))
     postfix_port=$((base + 10))
@@ -46,11 +47,28 @@ set_paths() {
 
 # --- processes ---------------------------------------------------------------
 
-pid_of() { # NAME: the live PID from STATE/NAME.pid, or nothing
-    local pid
-    pid=$(cat "$state/$1.pid" 2>/dev/null) || return 0
-    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+# A zombie counts as dead: PID 1 here reaps orphans only every second or two.
+alive() { # PID
+    local stat
+    stat=$(ps -o stat= -p "$1") && [[ $stat != Z* ]]
+}
+
+# Prints the PID named in PIDFILE if that process is alive and its command line
+# matches the glob PATTERN (so that a stale file never names a stranger).
+live_pid() { # PIDFILE PATTERN
+    local pid args
+    pid=$(awk '{ print $1; exit }' "$1" 2>/dev/null) || return 0
+    [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" || return 0
+    args=$(ps -o args= -p "$pid") || return 0
+    # shellcheck disable=SC2053 # $2 is a glob on purpose
+    [[ $args == $2 ]] && echo "$pid"
     return 0
+}
+
+pid_of() { # NAME: the PID of the spawned server NAME, or nothing
+    local program=smtp-sink
+    [ "$1" = recorder ] && program=recorder.py
+    live_pid "$state/$1.pid" "*$program*"
 }
 
 # Runs CMD... detached in its own session, output to STATE/NAME.log; the PID
@@ -59,23 +77,24 @@ spawn() { # NAME CMD...
     local name=$1
     shift
     rm -f "$state/$name.pid"
+    # shellcheck disable=SC2016 # $$, $0 and $@ are for the inner sh
     setsid sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' \
         "$state/$name.pid" "$@" >"$state/$name.log" 2>&1 </dev/null &
 }
 
 wait_gone() { # PID...: wait up to 5 s, then SIGKILL what is left
-    local i pid alive
-    for i in $(seq 50); do
-        alive=
+    local tries pid left
+    for ((tries = 0; tries < 50; tries++)); do
+        left=
         for pid in "$@"; do
-            kill -0 "$pid" 2>/dev/null && alive="$alive $pid"
+            alive "$pid" && left="$left $pid"
         done
-        [ -z "$alive" ] && return 0
+        [ -z "$left" ] && return 0
         sleep 0.1
     done
-    echo "ctl.sh: killing stuck process(es)$alive" >&2
+    echo "ctl.sh: killing stuck process(es)$left" >&2
     # shellcheck disable=SC2086
-    kill -KILL $alive 2>/dev/null || true
+    kill -KILL $left 2>/dev/null || true
 }
 
 # A spawned server counts as alive until its pid file names a dead process.
@@ -94,10 +113,7 @@ stop_spawned() { # NAME
 }
 
 postfix_master_pid() {
-    local pid
-    pid=$(awk '{ print $1; exit }' "$pf/queue/pid/master.pid" 2>/dev/null) || return 0
-    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
-    return 0
+    live_pid "$pf/queue/pid/master.pid" "*/postfix/sbin/master*"
 }
 
 postfix_running() {
@@ -188,13 +204,15 @@ smtpd_recipient_restrictions =
     permit_mynetworks,
     reject_unauth_destination
 
-# Every domain is ours; alice@example.org goes to maildir/example.org/alice/.
-# Bounces to test senders, and double bounces to postmaster@mail.test, too.
+# Every domain is ours: mail for alice@example.org goes to the Maildir
+# maildir/example.org/alice/, and so do bounces and DSNs for test senders, and
+# double bounces (to postmaster@mail.test).  virtual(8) refuses \$1 in a
+# regexp map, so the "maildir" pipe transport (maildir-deliver.sh) stores it;
+# virtual_mailbox_maps only decides which recipients smtpd accepts.
 virtual_mailbox_domains = static:all
 virtual_mailbox_maps = regexp:$pf_etc/virtual_mailbox
-virtual_mailbox_base = $maildir
-virtual_uid_maps = static:65534
-virtual_gid_maps = static:65534
+virtual_transport = maildir
+maildir_destination_recipient_limit = 1
 EOF
 
     cat >"$pf_etc/recipient_access" <<'EOF'
@@ -202,10 +220,10 @@ EOF
 /^tempfail[^@]*@/   450 4.2.1 Try again later
 EOF
 
-    # No "/" in either part and no leading "." (the result is a path); the
-    # pattern's delimiter is "%" so that "/" needs no escaping.
+    # Addresses whose local part and domain can each be a directory name: no
+    # "/", no leading ".".  ("%" delimits the pattern, so "/" needs no escape.)
     cat >"$pf_etc/virtual_mailbox" <<'EOF'
-%^([^@/.][^@/]*)@([^@/.][^@/]*)$%   ${2}/${1}/
+%^[^@/.][^@/]*@[^@/.][^@/]*$%   OK
 EOF
 
     cat >"$pf_etc/master.cf" <<EOF
@@ -238,6 +256,8 @@ lmtp       unix  - - n -    - lmtp
 anvil      unix  - - n -    1 anvil
 scache     unix  - - n -    1 scache
 postlog    unix-dgram n - n - 1 postlogd
+maildir    unix  - n n -    - pipe
+  flags=DORhu user=nobody argv=$here/maildir-deliver.sh $maildir \${domain} \${user}
 EOF
 
     # Postfix ignores a main.cf or master.cf changed in the last few seconds.
@@ -257,7 +277,7 @@ do_stop() {
 }
 
 do_start() {
-    local port name
+    local port
     [ "$(id -u)" = 0 ] || die "start needs root (Postfix, smtp-sink -u nobody)"
     set_ports
     do_stop
@@ -269,11 +289,13 @@ do_start() {
     # Fresh state: only what this script itself creates in STATE_DIR.
     rm -rf "$records" "$pf"
     rm -f "$state"/recorder.log "$state"/sink*.log
-    chmod 0755 "$state"
+    chmod a+x "$state"   # the postfix and nobody users must reach into it
     mkdir -p "$records"
     write_postfix_config
     runuser -u nobody -- test -w "$maildir" ||
-        die "$state is not reachable by the postfix and nobody users: make its parents world-searchable (o+x)"
+        die "$state is out of reach of the nobody and postfix users: make its parents world-searchable (o+x)"
+    runuser -u nobody -- test -x "$here/maildir-deliver.sh" ||
+        die "$here is out of reach of the nobody user: make its parents world-searchable (o+x)"
 
     SECONDS=0
     deadline=$start_timeout
@@ -308,7 +330,7 @@ SINK_421_PORT=$sink_421_port
 SINK_DROP_PORT=$sink_drop_port
 EOF
     mv "$state/env.tmp" "$state/env"
-    echo "ctl.sh: servers up in ${SECONDS}s; settings in $state/env"
+    echo "ctl.sh: servers up; settings in $state/env"
 }
 
 report() { # NAME PID
@@ -330,8 +352,9 @@ do_status() {
 }
 
 [ $# = 2 ] || usage
-case $2 in
-    *[[:space:]=\"\'\\]*) die "STATE_DIR must not contain whitespace, quotes, backslashes or '='" ;;
+# Paths go into Postfix's configuration and into STATE_DIR/env unquoted.
+case $2$here in
+    *[[:space:]=\"\'\\]*) die "STATE_DIR and $here must not contain whitespace, quotes, backslashes or '='" ;;
 esac
 if [ "$1" = start ]; then
     mkdir -p "$2"

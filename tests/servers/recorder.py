@@ -2,7 +2,8 @@
 """Byte-exact SMTP recorder for the esmtp integration tests.
 
 Runs two aiosmtpd listeners in one process, sharing one record directory:
-one advertises PIPELINING, the other does not.  Both advertise SIZE and
+one advertises PIPELINING, the other does not and disconnects a client that
+sends a command before reading the previous reply.  Both advertise SIZE and
 8BITMIME.  For every accepted message it writes, into the record directory:
 
   ID.eml  the message exactly as received (dot-unstuffed, CRLF kept)
@@ -33,14 +34,42 @@ import time
 from aiosmtpd.smtp import SMTP
 
 SIZE_LIMIT = 10485760
-REJECT_DATA_HEADER = re.compile(rb"^X-Test-Reject-Data:[ \t]*yes[ \t]*$", re.I | re.M)
+REJECT_DATA_HEADER = re.compile(rb"^X-Test-Reject-Data:[ \t]*yes[ \t]*\r?$", re.I | re.M)
 
 
 class RecordingSMTP(SMTP):
-    """SMTP that remembers the raw MAIL/RCPT argument, so that parameters are
-    recorded as the client sent them (aiosmtpd hands hooks upper-cased ones)."""
+    """aiosmtpd's SMTP plus two things:
+
+    - it remembers the raw MAIL/RCPT argument, so that parameters are recorded
+      as the client sent them (aiosmtpd hands the hooks upper-cased ones);
+    - with strict_sync (the listener without PIPELINING), a client that sends
+      anything before it has read the reply due gets "554 5.5.0 Error: SMTP
+      protocol synchronization" and is disconnected, as Postfix does.
+    """
 
     raw_arg = ""
+
+    def __init__(self, handler, *, strict_sync, **kwargs):
+        super().__init__(handler, **kwargs)
+        self.strict_sync = strict_sync
+        self.out_of_sync = False
+
+    def client_ran_ahead(self):
+        # Input already buffered while a reply is still due can only come from
+        # a client that did not wait for that reply.
+        return self.strict_sync and bool(self._reader._buffer)
+
+    async def push(self, status):
+        if self.out_of_sync:
+            return
+        if self.client_ran_ahead():
+            self.out_of_sync = True
+            logging.info("%s: input before reply, disconnecting", self.session.peer)
+            await super().push("554 5.5.0 Error: SMTP protocol synchronization")
+            self._reader._buffer.clear()  # process nothing more of this client
+            self.transport.close()
+            return
+        await super().push(status)
 
     @functools.wraps(SMTP.smtp_MAIL)
     async def smtp_MAIL(self, arg):
@@ -103,6 +132,8 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if server.out_of_sync or server.client_ran_ahead():
+            return "554 5.5.0 Error: SMTP protocol synchronization"  # not recorded
         content = envelope.original_content
         headers = content.split(b"\r\n\r\n", 1)[0]
         if REJECT_DATA_HEADER.search(headers):
@@ -128,12 +159,13 @@ async def serve(args):
     for port, pipelining in listeners:
         handler = Recorder(args.dir, ids, pipelining)
 
-        def factory(handler=handler):
+        def factory(handler=handler, pipelining=pipelining):
             return RecordingSMTP(
                 handler,
                 hostname="recorder.test",
                 data_size_limit=SIZE_LIMIT,
                 decode_data=False,
+                strict_sync=not pipelining,
                 loop=loop,
             )
 
@@ -146,7 +178,6 @@ async def serve(args):
     await stop.wait()
     for server in servers:
         server.close()
-        await server.wait_closed()
     logging.info("stopped")
 
 

@@ -8,6 +8,9 @@
 #   ESMTP_BENCH_PORT  the first port to try (default 42700); the next ones
 #                     are tried while a port is taken
 #   SMTP_SINK         the smtp-sink program (default: from PATH or /usr/sbin)
+#   ESMTP_BENCH_CPUS  "S,B": pin smtp-sink to CPU S and the benchmark to CPU B
+#                     with taskset (e.g. "0,0" same CPU, "0,1" two CPUs);
+#                     unset (the default): the scheduler decides
 #   ESMTP_BENCH_COUNT, ESMTP_BENCH_REPEAT are read by bench_send itself.
 #
 # Exits with the benchmark's status, or 77 (skip) without smtp-sink.
@@ -37,8 +40,27 @@ if [ "$(id -u)" = 0 ]; then
     user_opt=(-u nobody)
 fi
 
+sink_pin=()
+bench_pin=()
+if [ -n "${ESMTP_BENCH_CPUS:-}" ]; then
+    case $ESMTP_BENCH_CPUS in
+    [0-9]*,[0-9]*) ;;
+    *)
+        echo "run-bench: ESMTP_BENCH_CPUS must look like 0,1" >&2
+        exit 2
+        ;;
+    esac
+    if ! command -v taskset >/dev/null 2>&1; then
+        echo "run-bench: ESMTP_BENCH_CPUS needs taskset (util-linux)" >&2
+        exit 2
+    fi
+    sink_pin=(taskset -c "${ESMTP_BENCH_CPUS%%,*}")
+    bench_pin=(taskset -c "${ESMTP_BENCH_CPUS#*,}")
+fi
+
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/esmtp-bench.XXXXXX") || exit 1
 sink_pid=
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     if [ -n "$sink_pid" ]; then
         kill "$sink_pid" 2>/dev/null
@@ -54,13 +76,13 @@ listening() { # port: whether something accepts connections on 127.0.0.1:port
 }
 
 port=${ESMTP_BENCH_PORT:-42700}
-for attempt in $(seq 1 20); do
+for _ in $(seq 1 20); do
     if listening "$port"; then
         port=$((port + 1))
         continue
     fi
     # -c: smtp-sink counts sessions and messages on its stdout.
-    "$sink" "${user_opt[@]}" -c "127.0.0.1:$port" 1024 \
+    "${sink_pin[@]}" "$sink" "${user_opt[@]}" -c "127.0.0.1:$port" 1024 \
         >"$workdir/sink.out" 2>"$workdir/sink.err" &
     sink_pid=$!
     up=0
@@ -88,8 +110,8 @@ if [ -z "$sink_pid" ]; then
     exit 1
 fi
 
-echo "run-bench: smtp-sink (pid $sink_pid) on 127.0.0.1:$port"
-"$bench" --port "$port" "$@"
+echo "run-bench: smtp-sink (pid $sink_pid) on 127.0.0.1:$port${ESMTP_BENCH_CPUS:+, CPUs (sink,bench) $ESMTP_BENCH_CPUS}"
+"${bench_pin[@]}" "$bench" --port "$port" "$@"
 status=$?
 # The connection used to probe the port counts as a session too.
 if [ -s "$workdir/sink.out" ]; then

@@ -498,12 +498,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: cannot read %s: %s\n", progname, src.name,
                 strerror(src.read_errno));
     if (rc < 0) {
+        /* The detail says it all (with the server's reply); the generic
+         * text is only a fallback. */
         const char *detail = esmtp_session_detail(s);
-        fprintf(stderr, "%s: %s", progname, esmtp_strerror(rc));
-        if (*detail) {
-            fputs(": ", stderr);
+        fprintf(stderr, "%s: ", progname);
+        if (*detail)
             put_text(stderr, detail, strlen(detail));
-        }
+        else
+            fputs(esmtp_strerror(rc), stderr);
         fputc('\n', stderr);
         if (rc == ESMTP_E8BIT && use_stdin)
             fprintf(stderr, "%s: standard input cannot be declared 8-bit in advance; "

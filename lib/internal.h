@@ -45,7 +45,10 @@ struct esmtp_message {
     size_t body_len;
     esmtp_read_cb read_cb;
     void *read_ud;
-    uint64_t size;               /* declared size of a streamed body */
+    uint64_t declared_size;      /* what the caller said of a streamed body */
+    int size_declared;
+    int declared_8bit;
+    uint64_t size;               /* what MAIL announces: measured, or declared */
     int size_known;
     int has_8bit;
     esmtp_newline_policy newline_policy;

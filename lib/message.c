@@ -182,8 +182,6 @@ int esmtp_message_set_body_cb(esmtp_message *m, esmtp_read_cb cb, void *user_dat
     m->body_len = 0;
     m->read_cb = cb;
     m->read_ud = user_data;
-    m->size_known = 0;
-    m->has_8bit = 0;
     m->body_set = 1;
     return 0;
 }
@@ -192,10 +190,10 @@ int esmtp_message_set_size(esmtp_message *m, uint64_t size)
 {
     if (!m)
         return ESMTP_EINVAL;
-    if (!m->read_cb)
-        return ESMTP_ESTATE; /* memory bodies are measured exactly */
-    m->size = size;
-    m->size_known = 1;
+    if (!editable(m))
+        return ESMTP_ESTATE;
+    m->declared_size = size;
+    m->size_declared = 1;
     return 0;
 }
 
@@ -203,9 +201,9 @@ int esmtp_message_set_8bit(esmtp_message *m, int has_8bit)
 {
     if (!m)
         return ESMTP_EINVAL;
-    if (!m->read_cb)
-        return ESMTP_ESTATE; /* memory bodies are scanned */
-    m->has_8bit = has_8bit != 0;
+    if (!editable(m))
+        return ESMTP_ESTATE;
+    m->declared_8bit = has_8bit != 0;
     return 0;
 }
 

@@ -183,7 +183,11 @@ static int precheck(engine *e, esmtp_message *m, char *why, size_t whylen)
         snprintf(why, whylen, "the message has no body");
         return ESMTP_EINVAL;
     }
-    if (!m->read_cb) {
+    if (m->read_cb) {
+        m->size = m->declared_size;
+        m->size_known = m->size_declared;
+        m->has_8bit = m->declared_8bit;
+    } else {
         int rc = ds_measure(m->body, m->body_len, (int)m->newline_policy, &m->size,
                             &m->has_8bit);
         if (rc) {
@@ -642,9 +646,12 @@ static int fill_body(engine *e)
             /* Half a body is on the wire: only dropping the connection
              * keeps the server from delivering it. */
             esmtp_message *m = e->body_msg;
-            char why[128];
-            snprintf(why, sizeof why, "the message's body could not be sent: %s",
-                     esmtp_strerror(rc));
+            const char *why =
+                rc == ESMTP_E8BIT ? "the streamed body has 8-bit bytes but was not declared "
+                                    "8-bit (esmtp_message_set_8bit)"
+                : rc == ESMTP_EBARENEWLINE ? "the body has a bare CR or LF"
+                : rc == ESMTP_EREAD        ? "the body's read callback failed"
+                                           : esmtp_strerror(rc);
             decide_message(e, m, rc == ESMTP_EREAD ? ESMTP_STATUS_TEMPFAIL : ESMTP_STATUS_PERMFAIL,
                            0, "", why);
             return fail(e, rc, NULL, why);

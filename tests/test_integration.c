@@ -3,10 +3,14 @@
  * dropped connections). Every test runs through the blocking call and
  * through the event-loop API (_i selects which).
  * SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "itest.h"
 
@@ -262,6 +266,114 @@ START_TEST(nothing_listening_is_econnect)
 }
 END_TEST
 
+START_TEST(ipv6_literals)
+{
+    const char *hosts[] = {"[::1]", "::1"};
+    const char *rcpts[] = {"a@example.org", NULL};
+    for (size_t i = 0; i < 2; i++) {
+        esmtp_session *s = itest_session(0);
+        ck_assert_int_eq(esmtp_session_set_server(s, hosts[i], itest_port("SINK6_PORT")), 0);
+        esmtp_message *m = itest_message(s, FROM, rcpts, "x\r\n", 3);
+        ck_assert_int_eq(itest_drive(s, _i), 0);
+        check_status(m, ESMTP_STATUS_OK);
+        esmtp_session_free(s);
+    }
+}
+END_TEST
+
+/* A server that accepts connections (the kernel completes the handshake)
+ * but never greets: the greeting timeout must end the session. */
+START_TEST(silent_server_times_out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(fd, 4), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+
+    const char *rcpts[] = {"a@example.org", NULL};
+    esmtp_session *s = itest_session(ntohs(sa.sin_port));
+    ck_assert_int_eq(esmtp_session_set_timeout(s, ESMTP_TIMEOUT_GREETING, 300), 0);
+    esmtp_message *m = itest_message(s, FROM, rcpts, "x\r\n", 3);
+    ck_assert_int_eq(itest_drive(s, _i), ESMTP_ETIMEOUT);
+    check_status(m, ESMTP_STATUS_TEMPFAIL);
+    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(s), "300 ms waiting for the greeting"));
+    esmtp_session_free(s);
+    close(fd);
+}
+END_TEST
+
+typedef struct trace {
+    char events[256];
+    size_t n;
+    uint64_t body_bytes;
+    int errors;
+    int last_error;
+} trace;
+
+static int record_event(esmtp_session *s, esmtp_event ev, esmtp_message *m, esmtp_recipient *r,
+                        uint64_t bytes, void *ud)
+{
+    (void)s;
+    trace *t = ud;
+    static const char letters[] = "?CGERBMD";
+    /* Successive body-progress events count once. */
+    if (!(ev == ESMTP_EVENT_BODY_BYTES && t->n && t->events[t->n - 1] == 'B'))
+        t->events[t->n++] = letters[ev];
+    if (ev == ESMTP_EVENT_BODY_BYTES)
+        t->body_bytes = bytes;
+    ck_assert_int_eq(m != NULL, ev >= ESMTP_EVENT_RECIPIENT && ev <= ESMTP_EVENT_MESSAGE_DONE);
+    ck_assert_int_eq(r != NULL, ev == ESMTP_EVENT_RECIPIENT);
+    return 0;
+}
+
+static void record_error(esmtp_session *s, int error, const char *detail, void *ud)
+{
+    trace *t = ud;
+    t->errors++;
+    t->last_error = error;
+    ck_assert_str_eq(detail, esmtp_session_detail(s));
+}
+
+START_TEST(events_arrive_in_order)
+{
+    char *a = itest_mailbox("events", "example.org");
+    char *b = itest_mailbox("reject-events", "example.org");
+    const char *rcpts[] = {a, b, NULL};
+    const char body[] = "Subject: events\r\n\r\nbody\r\n";
+    trace t = {0};
+    esmtp_session *s = itest_session(itest_port("AIOSMTPD_PORT"));
+    esmtp_session_set_progress_cb(s, record_event, &t);
+    esmtp_session_set_error_cb(s, record_error, &t);
+    itest_message(s, FROM, rcpts, body, sizeof body - 1);
+    ck_assert_int_eq(itest_drive(s, _i), 0);
+    t.events[t.n] = '\0';
+    /* connected, greeting, extensions, two recipients, body, done, disconnected */
+    ck_assert_str_eq(t.events, "CGERRBMD");
+    ck_assert_uint_eq(t.body_bytes, sizeof body - 1);
+    ck_assert_int_eq(t.errors, 0);
+    free(a);
+    free(b);
+    esmtp_session_free(s);
+}
+END_TEST
+
+START_TEST(error_callback_once_with_detail)
+{
+    const char *rcpts[] = {"a@example.org", NULL};
+    trace t = {0};
+    esmtp_session *s = itest_session(itest_port("SINK_421_PORT"));
+    esmtp_session_set_error_cb(s, record_error, &t);
+    itest_message(s, FROM, rcpts, "x\r\n", 3);
+    ck_assert_int_eq(itest_drive(s, _i), ESMTP_ESERVICE);
+    ck_assert_int_eq(t.errors, 1);
+    ck_assert_int_eq(t.last_error, ESMTP_ESERVICE);
+    esmtp_session_free(s);
+}
+END_TEST
+
 static Suite *integration_suite(void)
 {
     Suite *s = suite_create("integration");
@@ -277,6 +389,10 @@ static Suite *integration_suite(void)
     tcase_add_loop_test(tc, sink_421_fails_every_recipient, 0, 2);
     tcase_add_loop_test(tc, sink_drop_after_dot_is_unknown, 0, 2);
     tcase_add_loop_test(tc, nothing_listening_is_econnect, 0, 2);
+    tcase_add_loop_test(tc, ipv6_literals, 0, 2);
+    tcase_add_loop_test(tc, silent_server_times_out, 0, 2);
+    tcase_add_loop_test(tc, events_arrive_in_order, 0, 2);
+    tcase_add_loop_test(tc, error_callback_once_with_detail, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -250,7 +250,8 @@ ESMTP_EXTERN int esmtp_message_set_body_cb(esmtp_message *message, esmtp_read_cb
 
 /**
  * Declares the size of a streamed body in bytes (with CRLF line ends), so
- * that SIZE= can be sent. Bodies set from memory are measured automatically.
+ * that SIZE= can be sent. Bodies set from memory are measured instead and
+ * ignore this. May be called before or after esmtp_message_set_body_cb().
  */
 ESMTP_EXTERN int esmtp_message_set_size(esmtp_message *message, uint64_t size);
 
@@ -259,7 +260,8 @@ ESMTP_EXTERN int esmtp_message_set_size(esmtp_message *message, uint64_t size);
  * BODY=8BITMIME is sent, or that it does not (0, the default). A streamed
  * body that turns out to hold 8-bit bytes without this declaration fails
  * with ESMTP_E8BIT; the connection is then dropped so that nothing is
- * delivered corrupted. Bodies set from memory are scanned automatically.
+ * delivered corrupted. Bodies set from memory are scanned instead and
+ * ignore this. May be called before or after esmtp_message_set_body_cb().
  */
 ESMTP_EXTERN int esmtp_message_set_8bit(esmtp_message *message, int has_8bit);
 
@@ -296,7 +298,14 @@ typedef enum esmtp_want {
  * non-zero, wait on esmtp_session_fd() for esmtp_session_want() for at most
  * esmtp_session_timeout_ms() and call esmtp_session_process(). Read the
  * three getters again after every call: the socket changes when esmtp tries
- * the server's next address.
+ * the server's next address. Messages already decided by an earlier run
+ * are skipped.
+ *
+ * Returns 0 when the run is under way. ESMTP_EINVAL, ESMTP_ESTATE and
+ * ESMTP_ENOMESSAGE mean nothing was started and nothing decided; any other
+ * negative code means the run is already over (e.g. ESMTP_ERESOLVE, or
+ * ESMTP_ECONNECT when no address could even be tried) and every message has
+ * its status.
  */
 ESMTP_EXTERN int esmtp_session_start(esmtp_session *session);
 
@@ -314,18 +323,21 @@ ESMTP_EXTERN int esmtp_session_timeout_ms(const esmtp_session *session);
 
 /**
  * Does all the work that can be done now. ready holds the esmtp_want bits the
- * socket is ready for, or 0 when the wait timed out. Returns 0 while the
- * session goes on, 1 when it has finished normally, or a negative code when
- * it ended early (as esmtp_session_send() would).
+ * socket is ready for, or 0 when the wait timed out; when poll() reports an
+ * error or hang-up on the socket, pass the bits that were asked for, so that
+ * esmtp's own read or connect finds the error. Returns 0 while the session
+ * goes on, 1 when it has finished normally, or a negative code when it ended
+ * early (as esmtp_session_send() would).
  */
 ESMTP_EXTERN int esmtp_session_process(esmtp_session *session, int ready);
 
 /* -------------------------------------------------------------- results */
 
 /**
- * A description of the session's last failure, with the server's reply
- * where there was one (e.g. "421 4.3.2 Service shutting down"). "" when
- * there is none. Valid until the session next runs or is freed.
+ * A description of the session's last failure, complete in itself and with
+ * the server's reply where there was one (e.g. "the server is closing the
+ * session: 421 4.3.2 Service shutting down"). "" when there is none. Valid
+ * until the session next runs or is freed.
  */
 ESMTP_EXTERN const char *esmtp_session_detail(const esmtp_session *session);
 

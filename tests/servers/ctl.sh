@@ -15,7 +15,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 python=/usr/bin/python3          # Debian's aiosmtpd is importable only by this one
 start_timeout=${ESMTP_TEST_START_TIMEOUT:-20}
-sinks="sink sink-421 sink-drop"
+sinks="sink sink-421 sink-drop sink6"
 
 die() { echo "ctl.sh: $*" >&2; exit 1; }
 
@@ -33,8 +33,9 @@ set_ports() {
     sink_port=$((base + 20))
     sink_421_port=$((base + 21))
     sink_drop_port=$((base + 22))
+    sink6_port=$((base + 23))
     all_ports="$aiosmtpd_port $aiosmtpd_nopipe_port $postfix_port $postfix_nopipe_port
-               $sink_port $sink_421_port $sink_drop_port"
+               $sink_port $sink_421_port $sink_drop_port $sink6_port"
 }
 
 set_paths() {
@@ -133,9 +134,9 @@ stop_postfix() {
 
 # --- readiness ---------------------------------------------------------------
 
-greets() ( # PORT: true if something on 127.0.0.1:PORT sends a 220 greeting
+greets() ( # PORT [HOST]: true if something on HOST:PORT (127.0.0.1) sends a 220 greeting
     local line
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1" || exit 1
     IFS= read -r -t 2 line <&3 || exit 1
     printf 'QUIT\r\n' >&3 || true
     [[ $line == 220* ]]
@@ -156,10 +157,11 @@ fail_start() { # WHAT LOG
     exit 1
 }
 
-wait_ready() { # NAME PORT LOG ALIVE-CHECK...
+wait_ready() { # NAME "PORT [HOST]" LOG ALIVE-CHECK...
     local name=$1 port=$2 log=$3
     shift 3
-    while ! greets "$port"; do
+    # shellcheck disable=SC2086 # "PORT HOST" splits into greets' two arguments
+    while ! greets $port; do
         "$@" >/dev/null || fail_start "$name (port $port) exited during start-up" "$log"
         ((SECONDS < deadline)) ||
             fail_start "$name did not answer on 127.0.0.1:$port within ${start_timeout}s" "$log"
@@ -305,6 +307,7 @@ do_start() {
     spawn sink smtp-sink -u nobody -c "127.0.0.1:$sink_port" 1024
     spawn sink-421 smtp-sink -u nobody -Q RCPT "127.0.0.1:$sink_421_port" 1024
     spawn sink-drop smtp-sink -u nobody -q . "127.0.0.1:$sink_drop_port" 1024
+    spawn sink6 smtp-sink -u nobody "[::1]:$sink6_port" 1024
     postfix -c "$pf_etc" start >"$state/postfix-start.log" 2>&1 ||
         fail_start "postfix failed to start" "$state/postfix-start.log"
 
@@ -313,6 +316,7 @@ do_start() {
     wait_ready sink "$sink_port" "$state/sink.log" spawned_alive sink
     wait_ready sink-421 "$sink_421_port" "$state/sink-421.log" spawned_alive sink-421
     wait_ready sink-drop "$sink_drop_port" "$state/sink-drop.log" spawned_alive sink-drop
+    wait_ready sink6 "$sink6_port ::1" "$state/sink6.log" spawned_alive sink6
     wait_ready postfix "$postfix_port" "$pf/log/postfix.log" postfix_running
     wait_ready postfix-nopipe "$postfix_nopipe_port" "$pf/log/postfix.log" postfix_running
 
@@ -328,6 +332,7 @@ POSTFIX_LOG=$pf/log/postfix.log
 SINK_PORT=$sink_port
 SINK_421_PORT=$sink_421_port
 SINK_DROP_PORT=$sink_drop_port
+SINK6_PORT=$sink6_port
 EOF
     mv "$state/env.tmp" "$state/env"
     echo "ctl.sh: servers up; settings in $state/env"

@@ -52,6 +52,10 @@ struct esmtp_message {
     int size_known;
     int has_8bit;
     esmtp_newline_policy newline_policy;
+    /* Called once the server's extensions are known, before MAIL; may set
+     * the body and its declarations. Returns 0 or an ESMTP_E* code. */
+    int (*prepare)(esmtp_message *m, void *ud);
+    void *prepare_ud;
 
     outcome result;
     txn_state txn;               /* the protocol engine's per-transaction state */

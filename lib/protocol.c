@@ -183,6 +183,15 @@ static int precheck(engine *e, esmtp_message *m, char *why, size_t whylen)
         snprintf(why, whylen, "the message has no body");
         return ESMTP_EINVAL;
     }
+    if (m->prepare) {
+        /* A body generator (the MIME layer) may choose its encodings from
+         * the server's extensions and declare the result. */
+        int rc = m->prepare(m, m->prepare_ud);
+        if (rc) {
+            snprintf(why, whylen, "the message could not be prepared: %s", esmtp_strerror(rc));
+            return rc;
+        }
+    }
     if (m->read_cb) {
         m->size = m->declared_size;
         m->size_known = m->size_declared;

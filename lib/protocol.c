@@ -179,10 +179,6 @@ static int precheck(engine *e, esmtp_message *m, char *why, size_t whylen)
         snprintf(why, whylen, "the message has no recipients");
         return ESMTP_EINVAL;
     }
-    if (!m->body_set) {
-        snprintf(why, whylen, "the message has no body");
-        return ESMTP_EINVAL;
-    }
     if (m->prepare) {
         /* A body generator (the MIME layer) may choose its encodings from
          * the server's extensions and declare the result. */
@@ -191,6 +187,10 @@ static int precheck(engine *e, esmtp_message *m, char *why, size_t whylen)
             snprintf(why, whylen, "the message could not be prepared: %s", esmtp_strerror(rc));
             return rc;
         }
+    }
+    if (!m->body_set) {
+        snprintf(why, whylen, "the message has no body");
+        return ESMTP_EINVAL;
     }
     if (m->read_cb) {
         m->size = m->declared_size;

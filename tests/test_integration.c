@@ -222,6 +222,37 @@ START_TEST(postfix_several_messages_without_pipelining)
 }
 END_TEST
 
+/* aiosmtpd's no-PIPELINING listener cuts off a client that sends a command
+ * before the previous reply arrived, so this proves one command at a time. */
+START_TEST(aiosmtpd_strict_synchronisation_without_pipelining)
+{
+    enum { N = 3 };
+    char *to[N];
+    esmtp_message *m[N];
+    esmtp_session *s = itest_session(itest_port("AIOSMTPD_NOPIPE_PORT"));
+    for (int i = 0; i < N; i++) {
+        to[i] = itest_mailbox(i == 1 ? "reject-sync" : "sync", "example.org");
+        const char *rcpts[] = {to[i], NULL};
+        m[i] = itest_message(s, FROM, rcpts, "Subject: sync\r\n\r\nx\r\n", 20);
+    }
+    ck_assert_int_eq(itest_drive(s, _i), 0);
+    ck_assert_ptr_null(esmtp_session_extension(s, "PIPELINING"));
+    for (int i = 0; i < N; i++) {
+        check_status(m[i], i == 1 ? ESMTP_STATUS_PERMFAIL : ESMTP_STATUS_OK);
+        if (i != 1) {
+            char *eml = NULL;
+            size_t len;
+            char *env = itest_aiosmtpd_record(to[i], &eml, &len);
+            ck_assert_ptr_nonnull(env);
+            free(env);
+            free(eml);
+        }
+        free(to[i]);
+    }
+    esmtp_session_free(s);
+}
+END_TEST
+
 START_TEST(sink_421_fails_every_recipient)
 {
     const char *rcpts[] = {"a@example.org", "b@example.org", NULL};
@@ -386,6 +417,7 @@ static Suite *integration_suite(void)
     tcase_add_loop_test(tc, postfix_strict_bare_newlines_and_dots, 0, 2);
     tcase_add_loop_test(tc, postfix_several_messages_pipelined, 0, 2);
     tcase_add_loop_test(tc, postfix_several_messages_without_pipelining, 0, 2);
+    tcase_add_loop_test(tc, aiosmtpd_strict_synchronisation_without_pipelining, 0, 2);
     tcase_add_loop_test(tc, sink_421_fails_every_recipient, 0, 2);
     tcase_add_loop_test(tc, sink_drop_after_dot_is_unknown, 0, 2);
     tcase_add_loop_test(tc, nothing_listening_is_econnect, 0, 2);

@@ -336,6 +336,33 @@ START_TEST(silent_server_times_out)
 }
 END_TEST
 
+/* A listener whose backlog is full drops new SYNs: the connect hangs and
+ * the connect timeout must end it. */
+START_TEST(connect_timeout)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(fd, 0), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    int filler = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_eq(connect(filler, (struct sockaddr *)&sa, sizeof sa), 0);
+
+    const char *rcpts[] = {"a@example.org", NULL};
+    esmtp_session *s = itest_session(ntohs(sa.sin_port));
+    ck_assert_int_eq(esmtp_session_set_timeout(s, ESMTP_TIMEOUT_CONNECT, 300), 0);
+    esmtp_message *m = itest_message(s, FROM, rcpts, "x\r\n", 3);
+    ck_assert_int_eq(itest_drive(s, _i), ESMTP_ECONNECT);
+    check_status(m, ESMTP_STATUS_TEMPFAIL);
+    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(s), "timed out"));
+    esmtp_session_free(s);
+    close(filler);
+    close(fd);
+}
+END_TEST
+
 typedef struct trace {
     char events[256];
     size_t n;
@@ -423,6 +450,7 @@ static Suite *integration_suite(void)
     tcase_add_loop_test(tc, nothing_listening_is_econnect, 0, 2);
     tcase_add_loop_test(tc, ipv6_literals, 0, 2);
     tcase_add_loop_test(tc, silent_server_times_out, 0, 2);
+    tcase_add_loop_test(tc, connect_timeout, 0, 2);
     tcase_add_loop_test(tc, events_arrive_in_order, 0, 2);
     tcase_add_loop_test(tc, error_callback_once_with_detail, 0, 2);
     suite_add_tcase(s, tc);

@@ -36,7 +36,8 @@ static void short_usage(FILE *out)
     fprintf(out,
             "Usage: %s --server HOST[:PORT] --from ADDR --to ADDR [--to ADDR ...]\n"
             "       [--message FILE] [--timeout SECONDS] [--helo NAME]\n"
-            "       [--no-pipelining] [--trace]\n",
+            "       [--no-pipelining] [--trace] [--tls MODE] [--cafile FILE]\n"
+            "       [--cert FILE --key FILE] [--pin SHA256] [--insecure]\n",
             progname);
 }
 
@@ -61,6 +62,14 @@ static void help(void)
           "                        RFC 5321, e.g. 5 minutes for a command reply)\n"
           "  --helo NAME           the name to send in EHLO/HELO\n"
           "  --no-pipelining       do not use PIPELINING even if the server offers it\n"
+          "  --tls MODE            none, starttls (required), starttls-optional or\n"
+          "                        implicit; default: implicit on port 465, else starttls\n"
+          "  --cafile FILE         trust the CA certificates in FILE (PEM) instead of the\n"
+          "                        system's\n"
+          "  --cert FILE --key FILE  present this client certificate and key (PEM)\n"
+          "  --pin SHA256          trust the server key whose SubjectPublicKeyInfo has this\n"
+          "                        base64 SHA-256 (the host name must still match)\n"
+          "  --insecure            INSECURE: accept any certificate (tests only)\n"
           "  --trace               show the SMTP dialogue on standard error: 'C: ' for\n"
           "                        commands, 'S: ' for replies, '-- ' for notes\n"
           "  --help                show this text\n"
@@ -292,13 +301,24 @@ struct options {
     const char *helo;
     int trace;
     int no_pipelining;
+    esmtp_tls_mode tls;
+    const char *cafile;
+    const char *cert;
+    const char *key;
+    const char *pin;
+    int insecure;
 };
+
+/* --tls names, in esmtp_tls_mode order. */
+static const char *const tls_modes[] = {"default", "none", "starttls", "starttls-optional",
+                                        "implicit"};
 
 /* Returns -1 to go on, or the exit code to leave with. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
     enum { OPT_SERVER = 256, OPT_FROM, OPT_TO, OPT_MESSAGE, OPT_TIMEOUT, OPT_HELO,
-           OPT_TRACE, OPT_NO_PIPELINING, OPT_VERSION };
+           OPT_TRACE, OPT_NO_PIPELINING, OPT_VERSION, OPT_TLS, OPT_CAFILE, OPT_CERT,
+           OPT_KEY, OPT_PIN, OPT_INSECURE };
     static const struct option longopts[] = {
         {"server", required_argument, NULL, OPT_SERVER},
         {"from", required_argument, NULL, OPT_FROM},
@@ -308,6 +328,12 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"helo", required_argument, NULL, OPT_HELO},
         {"trace", no_argument, NULL, OPT_TRACE},
         {"no-pipelining", no_argument, NULL, OPT_NO_PIPELINING},
+        {"tls", required_argument, NULL, OPT_TLS},
+        {"cafile", required_argument, NULL, OPT_CAFILE},
+        {"cert", required_argument, NULL, OPT_CERT},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"pin", required_argument, NULL, OPT_PIN},
+        {"insecure", no_argument, NULL, OPT_INSECURE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -344,6 +370,31 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case OPT_NO_PIPELINING:
             o->no_pipelining = 1;
+            break;
+        case OPT_TLS: {
+            size_t i = 0;
+            while (i < sizeof tls_modes / sizeof *tls_modes && strcmp(optarg, tls_modes[i]) != 0)
+                i++;
+            if (i == sizeof tls_modes / sizeof *tls_modes)
+                return usage_error("invalid --tls (none, starttls, starttls-optional, implicit)",
+                                   optarg);
+            o->tls = (esmtp_tls_mode)i;
+            break;
+        }
+        case OPT_CAFILE:
+            o->cafile = optarg;
+            break;
+        case OPT_CERT:
+            o->cert = optarg;
+            break;
+        case OPT_KEY:
+            o->key = optarg;
+            break;
+        case OPT_PIN:
+            o->pin = optarg;
+            break;
+        case OPT_INSECURE:
+            o->insecure = 1;
             break;
         case 'h':
             help();
@@ -443,6 +494,15 @@ int main(int argc, char **argv)
         esmtp_session_set_timeout(s, ESMTP_TIMEOUT_ALL, o.timeout_ms);
     if (o.no_pipelining)
         esmtp_session_set_pipelining(s, 0);
+    esmtp_session_set_tls(s, o.tls);
+    esmtp_session_set_tls_insecure_no_verify(s, o.insecure);
+    if ((o.cafile && (rc = esmtp_session_set_ca(s, o.cafile, NULL)) != 0) ||
+        ((o.cert || o.key) && (rc = esmtp_session_set_client_cert(s, o.cert, o.key)) != 0) ||
+        (o.pin && (rc = esmtp_session_set_tls_pin(s, o.pin)) != 0)) {
+        status = setup_error(rc, "invalid TLS option (--cert needs a file; --pin a base64 "
+                                 "SHA-256)", NULL);
+        goto out;
+    }
     if (o.trace)
         esmtp_session_set_transcript_cb(s, on_transcript, NULL);
 

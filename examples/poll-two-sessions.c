@@ -1,7 +1,10 @@
 /*
  * poll-two-sessions: esmtp's event-loop API, by example.
  *
- *   poll-two-sessions HOST:PORT HOST:PORT FROM TO
+ *   poll-two-sessions HOST:PORT HOST:PORT FROM TO [plain]
+ *
+ * With "plain" the sessions send in clear (for local test servers);
+ * otherwise esmtp's default applies: TLS, verified.
  *
  * Sends one small message through each of two servers (they may be the same
  * server twice) at the same time, from a single thread and a single poll()
@@ -27,6 +30,7 @@ struct job {
     char host[300];
     unsigned int port;
     esmtp_session *session;
+    int plain;          /* send in clear */
     int result;         /* 0 while running; then 1 (finished) or < 0 (failed) */
 };
 
@@ -95,6 +99,8 @@ static int setup(struct job *job, int index, const char *from, const char *to)
     int rc = esmtp_session_new(&job->session);
     if (rc == 0)
         rc = esmtp_session_set_server(job->session, job->host, job->port);
+    if (rc == 0 && job->plain)
+        rc = esmtp_session_set_tls(job->session, ESMTP_TLS_NONE);
     if (rc == 0)
         rc = esmtp_session_set_progress_cb(job->session, on_progress, job);
     if (rc == 0)
@@ -210,14 +216,16 @@ static int report(const struct job *job)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: poll-two-sessions HOST:PORT HOST:PORT FROM TO\n");
+    int plain = argc == 6 && strcmp(argv[5], "plain") == 0;
+    if (argc != 5 && !plain) {
+        fprintf(stderr, "usage: poll-two-sessions HOST:PORT HOST:PORT FROM TO [plain]\n");
         return 64;
     }
     struct job jobs[NSESSIONS];
     memset(jobs, 0, sizeof jobs);
     for (int i = 0; i < NSESSIONS; i++) {
         jobs[i].server = argv[1 + i];
+        jobs[i].plain = plain;
         if (split_server(jobs[i].server, jobs[i].host, sizeof jobs[i].host, &jobs[i].port)) {
             fprintf(stderr, "poll-two-sessions: bad HOST:PORT '%s'\n", jobs[i].server);
             return 64;

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "protocol.h"
+#include "tls.h"
 #include "transport.h"
 
 /* The fate of a message or recipient and the reply that decided it. */
@@ -75,6 +76,17 @@ struct esmtp_session {
     unsigned int timeouts[ESMTP_TIMEOUT_ALL];
     int pipelining;
 
+    esmtp_tls_mode tls_mode;
+    tls_config tls_cfg;          /* its strings are owned by the session */
+
+    char *auth_user;             /* NULL: no AUTH */
+    char *auth_password;         /* wiped when replaced or freed */
+    char *auth_mechs;            /* the caller's list, or NULL */
+    int auth_plaintext;
+    esmtp_token_cb token_cb;
+    void *token_ud;
+    int show_secrets;
+
     esmtp_progress_cb progress_cb;
     void *progress_ud;
     esmtp_error_cb error_cb;
@@ -98,7 +110,26 @@ struct esmtp_session {
     transport tr;
     engine eng;
     uint64_t deadline_ms;        /* monotonic; 0 when no timeout runs */
+    uint64_t silence_ms;         /* when a silent server counts as speaking TLS, or 0 */
+    int got_bytes;               /* the server has sent something */
+
+    tls_conn *tls;               /* NULL while the connection is in clear */
+    int tls_handshaking;
+    size_t tls_out_off;          /* sent part of tls_output() */
+    size_t tls_plain_pending;    /* plaintext encrypted but not yet on the wire */
+    tls_resume *resume;          /* for the next connection to resume_host:resume_port */
+    char *resume_host;
+    unsigned int resume_port;
 };
+
+/* The TLS mode in force: ESMTP_TLS_DEFAULT resolved by the port. */
+esmtp_tls_mode session_tls_mode(const esmtp_session *s);
+/* Whether the caller asked for AUTH. */
+int session_wants_auth(const esmtp_session *s);
+/* RFC 9266 tls-exporter channel binding of the current TLS connection: 32
+ * bytes into out. Returns 0, or ESMTP_ETLS when there is none (no TLS, or
+ * TLS before 1.3). */
+int session_channel_binding(esmtp_session *s, unsigned char out[32]);
 
 /* Frees a message and its recipients (the session owns messages). */
 void message_free(esmtp_message *m);

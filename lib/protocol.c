@@ -6,7 +6,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
 #include "internal.h"
+#include "sasl.h"
 
 /* Output is topped up with body bytes while less than LOW is unsent, in
  * writes of up to CHUNK: large enough that the kernel gets big writes. */
@@ -15,12 +18,26 @@
 
 static int fail(engine *e, int err, const reply *r, const char *why);
 static int advance(engine *e);
+static int ready_for_mail(engine *e);
 
 int engine_init(engine *e, esmtp_session *s)
 {
     memset(e, 0, sizeof *e);
     e->session = s;
     reply_parser_init(&e->parser, 0, 0);
+    switch (session_tls_mode(s)) {
+    case ESMTP_TLS_STARTTLS:
+        e->starttls = STARTTLS_REQUIRED;
+        break;
+    case ESMTP_TLS_STARTTLS_OPTIONAL:
+        e->starttls = STARTTLS_OPTIONAL;
+        break;
+    case ESMTP_TLS_IMPLICIT:
+        e->tls_active = 1;
+        break;
+    default:
+        break;
+    }
     return 0;
 }
 
@@ -42,6 +59,7 @@ void engine_free(engine *e)
     free(e->queue);
     free_extensions(e);
     ds_free(&e->ds);
+    sasl_client_free(e->sasl);
     memset(e, 0, sizeof *e);
 }
 
@@ -76,17 +94,24 @@ static int expect(engine *e, cmd_kind kind, esmtp_message *m, size_t rcpt)
     return 0;
 }
 
-/* Queues one command line (given without CRLF) and the reply it awaits. */
-static int command(engine *e, cmd_kind kind, esmtp_message *m, size_t rcpt, const char *line)
+/* Queues one command line (given without CRLF) and the reply it awaits;
+ * the transcript shows it as shown. */
+static int command_as(engine *e, cmd_kind kind, esmtp_message *m, size_t rcpt, const char *line,
+                      const char *shown)
 {
     size_t n = strlen(line);
-    session_transcript(e->session, ESMTP_FROM_CLIENT, line, n);
+    session_transcript(e->session, ESMTP_FROM_CLIENT, shown, strlen(shown));
     int rc = queue_bytes(e, line, n);
     if (rc == 0)
         rc = queue_bytes(e, "\r\n", 2);
     if (rc == 0)
         rc = expect(e, kind, m, rcpt);
     return rc;
+}
+
+static int command(engine *e, cmd_kind kind, esmtp_message *m, size_t rcpt, const char *line)
+{
+    return command_as(e, kind, m, rcpt, line, line);
 }
 
 static int send_rcpt(engine *e, esmtp_message *m, size_t i)
@@ -374,58 +399,210 @@ const char *engine_extension(const engine *e, const char *keyword)
     return NULL;
 }
 
+/* Ends the session early but politely: every open message gets its fate
+ * (from r where the error comes with one), then QUIT. */
+static int stop_with_quit(engine *e, int err, const reply *r, const char *why)
+{
+    fail(e, err, r, why);
+    e->done = 0;
+    e->quit_sent = 1;
+    return command(e, CMD_QUIT, NULL, 0, "QUIT");
+}
+
+static int send_hello(engine *e, cmd_kind kind)
+{
+    ebuf line = {0};
+    int rc = ebuf_append_str(&line, kind == CMD_EHLO ? "EHLO " : "HELO ");
+    if (rc == 0)
+        rc = ebuf_append_str(&line, e->session->helo);
+    if (rc == 0)
+        rc = command(e, kind, NULL, 0, line.data);
+    ebuf_free(&line);
+    return rc;
+}
+
 static int on_greeting(engine *e, const reply *r)
 {
     esmtp_session *s = e->session;
-    if (r->code / 100 != 2) {
-        /* 554: no service here; the server waits for QUIT. */
-        fail(e, ESMTP_EREFUSED, r, "the server refused the session");
-        e->done = 0;
-        e->quit_sent = 1;
-        return command(e, CMD_QUIT, NULL, 0, "QUIT");
-    }
+    if (r->code / 100 != 2) /* 554: no service here; the server waits for QUIT */
+        return stop_with_quit(e, ESMTP_EREFUSED, r, "the server refused the session");
     ebuf_clear(&s->greeting);
     if (ebuf_append_str(&s->greeting, ebuf_str(&r->text)))
         return ESMTP_ENOMEM;
     s->has_greeting = 1;
     int rc = session_progress(s, ESMTP_EVENT_GREETING, NULL, NULL, 0);
-    if (rc)
-        return rc;
-    ebuf line = {0};
-    rc = ebuf_append_str(&line, "EHLO ");
+    return rc ? rc : send_hello(e, CMD_EHLO);
+}
+
+/* Sends an AUTH command ("AUTH MECH" + " " + data) or, with no command,
+ * a response (data). The transcript shows data redacted unless the caller
+ * asked to see secrets: it is the password or token, merely encoded. */
+static int auth_line(engine *e, const char *cmd, const char *data)
+{
+    ebuf line = {0}, shown = {0};
+    const char *sep = *cmd && *data ? " " : "";
+    int rc = 0;
+    if (ebuf_append_str(&line, cmd) || ebuf_append_str(&line, sep) ||
+        ebuf_append_str(&line, data) || ebuf_append_str(&shown, cmd) ||
+        ebuf_append_str(&shown, sep) ||
+        ebuf_append_str(&shown, e->session->show_secrets || !*data ? data : "<redacted>"))
+        rc = ESMTP_ENOMEM;
     if (rc == 0)
-        rc = ebuf_append_str(&line, s->helo);
-    if (rc == 0)
-        rc = command(e, CMD_EHLO, NULL, 0, line.data);
-    ebuf_free(&line);
+        rc = command_as(e, CMD_AUTH, NULL, 0, line.data, ebuf_str(&shown));
+    sasl_buf_wipe(&line);
+    sasl_buf_wipe(&shown);
     return rc;
+}
+
+/* Picks a mechanism and starts AUTH. */
+static int begin_auth(engine *e)
+{
+    esmtp_session *s = e->session;
+    const char *offered = engine_extension(e, "AUTH");
+    if (!offered)
+        return stop_with_quit(e, ESMTP_ENOMECH, NULL,
+                              "credentials are set but the server does not offer AUTH");
+    char token[8192] = "";
+    unsigned char cb[32];
+    sasl_creds creds = {
+        .user = s->auth_user,
+        .password = s->auth_password,
+        .host = s->host,
+        .port = s->port,
+    };
+    if (session_channel_binding(s, cb) == 0) {
+        creds.cb_data = cb;
+        creds.cb_len = sizeof cb;
+    }
+    if (s->token_cb) {
+        if (s->token_cb(s, token, sizeof token, s->token_ud) != 0)
+            return ESMTP_ECALLBACK;
+        token[sizeof token - 1] = '\0';
+        creds.token = token;
+    }
+    const char *mech = sasl_choose(offered, s->auth_mechs, &creds, e->tls_active,
+                                   s->auth_plaintext);
+    int rc = 0;
+    ebuf line = {0};
+    if (!mech) {
+        char why[300];
+        snprintf(why, sizeof why,
+                 "no usable authentication mechanism: the server offers %s%s", offered,
+                 e->tls_active ? ""
+                               : "; mechanisms that reveal the password need TLS "
+                                 "(or esmtp_session_set_allow_plaintext_auth)");
+        rc = stop_with_quit(e, ESMTP_ENOMECH, NULL, why);
+    } else if ((rc = sasl_client_new(&e->sasl, mech, &creds)) == 0 &&
+               (rc = sasl_client_start(e->sasl, &line)) == 0) {
+        /* line is "MECH" or "MECH initial-response" */
+        char cmd[64];
+        size_t n = strcspn(line.data, " ");
+        snprintf(cmd, sizeof cmd, "AUTH %.*s", (int)n, line.data);
+        rc = auth_line(e, cmd, line.data[n] ? line.data + n + 1 : "");
+    }
+    sasl_buf_wipe(&line);
+    OPENSSL_cleanse(token, sizeof token);
+    return rc;
+}
+
+static int on_auth(engine *e, const reply *r)
+{
+    const char *text = ebuf_str(&r->text);
+    if (r->code == 334 && !e->auth_cancelled) {
+        ebuf resp = {0};
+        int rc = sasl_client_step(e->sasl, text, strlen(text), &resp);
+        if (rc == ESMTP_EPROTO) {
+            /* RFC 4954 section 4: "*" cancels; the server answers 501. */
+            e->auth_cancelled = 1;
+            rc = command(e, CMD_AUTH, NULL, 0, "*");
+        } else if (rc == 0) {
+            rc = auth_line(e, "", ebuf_str(&resp));
+        }
+        sasl_buf_wipe(&resp);
+        return rc;
+    }
+    char why[300];
+    if (e->auth_cancelled) {
+        snprintf(why, sizeof why, "authentication cancelled: %s",
+                 sasl_client_error(e->sasl) ? sasl_client_error(e->sasl) : "bad challenge");
+        return stop_with_quit(e, ESMTP_EAUTH, NULL, why);
+    }
+    if (r->code != 235) {
+        const char *detail = sasl_client_server_error(e->sasl);
+        snprintf(why, sizeof why, "authentication with %s failed%s%s",
+                 sasl_client_mech(e->sasl), detail ? " (" : "", detail ? detail : "");
+        if (detail)
+            strncat(why, ")", sizeof why - strlen(why) - 1);
+        return stop_with_quit(e, ESMTP_EAUTH, r, why);
+    }
+    if (sasl_client_finish(e->sasl, text, strlen(text)) != 0) {
+        snprintf(why, sizeof why, "the server accepted the login but did not prove it knows "
+                                  "the password: %s", sasl_client_error(e->sasl));
+        return stop_with_quit(e, ESMTP_EAUTH, NULL, why);
+    }
+    e->authenticated = 1;
+    int rc = session_progress(e->session, ESMTP_EVENT_AUTHENTICATED, NULL, NULL, 0);
+    return rc ? rc : ready_for_mail(e);
+}
+
+/* The extensions are final (after TLS, if any) and AUTH is done: mail may
+ * flow. */
+static int ready_for_mail(engine *e)
+{
+    e->pipelining = e->session->pipelining && engine_extension(e, "PIPELINING") != NULL;
+    return advance(e);
+}
+
+/* TLS is settled: log in if asked, then send mail. */
+static int after_tls(engine *e)
+{
+    if (session_wants_auth(e->session) && !e->authenticated)
+        return begin_auth(e);
+    return ready_for_mail(e);
 }
 
 static int on_hello(engine *e, const pending_reply *p, const reply *r)
 {
-    esmtp_session *s = e->session;
     if (r->code / 100 == 2) {
         if (p->kind == CMD_EHLO)
             parse_extensions(e, r);
-        e->pipelining = s->pipelining && engine_extension(e, "PIPELINING") != NULL;
-        int rc = session_progress(s, ESMTP_EVENT_EXTENSIONS, NULL, NULL, 0);
-        return rc ? rc : advance(e);
+        int rc = session_progress(e->session, ESMTP_EVENT_EXTENSIONS, NULL, NULL, 0);
+        if (rc)
+            return rc;
+        if (e->tls_active || e->starttls == STARTTLS_NO)
+            return after_tls(e);
+        if (engine_extension(e, "STARTTLS"))
+            return command(e, CMD_STARTTLS, NULL, 0, "STARTTLS");
+        if (e->starttls == STARTTLS_REQUIRED)
+            return stop_with_quit(e, ESMTP_ENOTLS, NULL,
+                                  "TLS is required but the server does not offer STARTTLS "
+                                  "(misconfigured, or someone on the path removed it)");
+        return after_tls(e);
     }
-    if (p->kind == CMD_EHLO) {
-        /* An old server: fall back to HELO (RFC 5321 section 3.2). */
-        ebuf line = {0};
-        int rc = ebuf_append_str(&line, "HELO ");
-        if (rc == 0)
-            rc = ebuf_append_str(&line, s->helo);
-        if (rc == 0)
-            rc = command(e, CMD_HELO, NULL, 0, line.data);
-        ebuf_free(&line);
-        return rc;
+    if (p->kind == CMD_EHLO) /* an old server: fall back to HELO (RFC 5321 section 3.2) */
+        return send_hello(e, CMD_HELO);
+    return stop_with_quit(e, ESMTP_EREFUSED, r, "the server refused HELO");
+}
+
+static int on_starttls(engine *e, const reply *r)
+{
+    if (r->code == 220) {
+        e->starttls_go = 1; /* the session now runs the handshake */
+        return 0;
     }
-    fail(e, ESMTP_EREFUSED, r, "the server refused HELO");
-    e->done = 0;
-    e->quit_sent = 1;
-    return command(e, CMD_QUIT, NULL, 0, "QUIT");
+    if (e->starttls == STARTTLS_REQUIRED)
+        return stop_with_quit(e, ESMTP_ENOTLS, r, "the server refused STARTTLS");
+    return after_tls(e);
+}
+
+int engine_tls_started(engine *e)
+{
+    /* RFC 3207 section 4.2: forget everything learned in clear. */
+    e->tls_active = 1;
+    e->starttls_go = 0;
+    free_extensions(e);
+    reply_parser_reset(&e->parser);
+    return send_hello(e, CMD_EHLO);
 }
 
 static int on_mail(engine *e, esmtp_message *m, const reply *r)
@@ -538,6 +715,10 @@ static int on_reply(engine *e, const reply *r)
         return on_data(e, p.msg, r);
     case CMD_DOT:
         return on_dot(e, p.msg, r);
+    case CMD_STARTTLS:
+        return on_starttls(e, r);
+    case CMD_AUTH:
+        return on_auth(e, r);
     case CMD_RSET:
         return advance(e);
     case CMD_QUIT:
@@ -576,7 +757,7 @@ static int fail(engine *e, int err, const reply *r, const char *why)
         else
             session_set_detail(s, "%s", why);
     }
-    int by_reply = r && (err == ESMTP_EREFUSED || err == ESMTP_ESERVICE);
+    int by_reply = r && (err == ESMTP_EREFUSED || err == ESMTP_ESERVICE || err == ESMTP_EAUTH);
     for (size_t i = 0; i < s->nmsgs; i++) {
         esmtp_message *m = s->msgs[i];
         if (is_final(m))
@@ -628,6 +809,12 @@ int engine_recv(engine *e, const char *data, size_t len)
             rc = on_reply(e, &e->parser.reply);
             if (rc < 0)
                 return fail_local(e, rc);
+            /* Anything after the 220 to STARTTLS would be read as if it
+             * came over TLS: the CVE-2011-0411 injection. */
+            if (e->starttls_go && (len > 0 || e->parser.line.len > 0))
+                return fail(e, ESMTP_EPROTO, NULL,
+                            "the server sent data after its 220 reply to STARTTLS and before "
+                            "the TLS handshake (a command injection attempt?)");
         }
     }
     return e->done ? e->error : 0;

@@ -23,6 +23,8 @@ typedef enum cmd_kind {
     CMD_RCPT,
     CMD_DATA,
     CMD_DOT,
+    CMD_STARTTLS,
+    CMD_AUTH,
     CMD_RSET,
     CMD_QUIT
 } cmd_kind;
@@ -76,6 +78,14 @@ typedef struct engine {
     int need_rset;
     int quit_sent;
 
+    enum { STARTTLS_NO, STARTTLS_OPTIONAL, STARTTLS_REQUIRED } starttls;
+    int tls_active;             /* the connection is encrypted */
+    int starttls_go;            /* STARTTLS was accepted: the session must start TLS */
+
+    struct sasl_client *sasl;   /* the AUTH exchange under way */
+    int authenticated;
+    int auth_cancelled;         /* a bad challenge was answered with "*" */
+
     int done;                   /* the session is over: close the connection */
     int error;                  /* 0, or why the session ended early */
 } engine;
@@ -102,6 +112,10 @@ int engine_sent(engine *e, size_t n);
  * reason is ESMTP_EIO or ESMTP_ETIMEOUT. Decides every unfinished message's
  * fate. Returns e->error afterwards. */
 int engine_closed(engine *e, int reason, const char *why);
+
+/* The TLS handshake after STARTTLS succeeded: forget the extensions and
+ * say EHLO again. Returns 0 or ESMTP_ENOMEM. */
+int engine_tls_started(engine *e);
 
 /* Whether the engine has bytes to send. */
 int engine_wants_write(const engine *e);

@@ -11,7 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "internal.h"
+#include "sasl.h"
 
 /* RFC 5321 section 4.5.3.2; the connect timeout is Postfix's. */
 static const unsigned int default_timeouts[ESMTP_TIMEOUT_ALL] = {
@@ -48,10 +51,19 @@ int esmtp_session_new(esmtp_session **out)
         return ESMTP_ENOMEM;
     s->port = 25;
     s->pipelining = 1;
+    s->tls_cfg.min_version = ESMTP_TLS_1_2;
     memcpy(s->timeouts, default_timeouts, sizeof s->timeouts);
     transport_init(&s->tr);
     *out = s;
     return 0;
+}
+
+/* Frees a string that held a secret, overwriting it first. */
+static void wipe_free(char *secret)
+{
+    if (secret)
+        OPENSSL_cleanse(secret, strlen(secret));
+    free(secret);
 }
 
 void esmtp_session_free(esmtp_session *s)
@@ -65,6 +77,17 @@ void esmtp_session_free(esmtp_session *s)
     free(s->msgs);
     free(s->host);
     free(s->helo_name);
+    free(s->auth_user);
+    wipe_free(s->auth_password);
+    free(s->auth_mechs);
+    tls_free(s->tls);
+    tls_resume_free(s->resume);
+    free(s->resume_host);
+    free((char *)s->tls_cfg.ca_file);
+    free((char *)s->tls_cfg.ca_dir);
+    free((char *)s->tls_cfg.cert_file);
+    free((char *)s->tls_cfg.key_file);
+    free((char *)s->tls_cfg.pin);
     ebuf_free(&s->detail);
     ebuf_free(&s->greeting);
     free(s);
@@ -131,6 +154,181 @@ int esmtp_session_set_pipelining(esmtp_session *s, int enable)
     return 0;
 }
 
+esmtp_tls_mode session_tls_mode(const esmtp_session *s)
+{
+    if (s->tls_mode != ESMTP_TLS_DEFAULT)
+        return s->tls_mode;
+    return s->port == 465 ? ESMTP_TLS_IMPLICIT : ESMTP_TLS_STARTTLS;
+}
+
+int esmtp_session_set_tls(esmtp_session *s, esmtp_tls_mode mode)
+{
+    if (!s || (unsigned)mode > ESMTP_TLS_IMPLICIT)
+        return ESMTP_EINVAL;
+    if (!idle(s))
+        return ESMTP_ESTATE;
+    s->tls_mode = mode;
+    return 0;
+}
+
+/* Replaces a TLS setting's string (NULL clears it). */
+static int set_tls_string(const esmtp_session *s, const char **slot, const char *value)
+{
+    if (!idle(s))
+        return ESMTP_ESTATE;
+    char *copy = NULL;
+    if (value && !(copy = strdup(value)))
+        return ESMTP_ENOMEM;
+    free((char *)*slot);
+    *slot = copy;
+    return 0;
+}
+
+int esmtp_session_set_ca(esmtp_session *s, const char *ca_file, const char *ca_dir)
+{
+    if (!s)
+        return ESMTP_EINVAL;
+    int rc = set_tls_string(s, &s->tls_cfg.ca_file, ca_file);
+    return rc ? rc : set_tls_string(s, &s->tls_cfg.ca_dir, ca_dir);
+}
+
+int esmtp_session_set_client_cert(esmtp_session *s, const char *cert_file, const char *key_file)
+{
+    if (!s || (key_file && !cert_file))
+        return ESMTP_EINVAL;
+    int rc = set_tls_string(s, &s->tls_cfg.cert_file, cert_file);
+    return rc ? rc : set_tls_string(s, &s->tls_cfg.key_file, key_file);
+}
+
+int esmtp_session_set_tls_min_version(esmtp_session *s, esmtp_tls_version version)
+{
+    if (!s || (version != ESMTP_TLS_1_2 && version != ESMTP_TLS_1_3))
+        return ESMTP_EINVAL;
+    if (!idle(s))
+        return ESMTP_ESTATE;
+    s->tls_cfg.min_version = version;
+    return 0;
+}
+
+int esmtp_session_set_tls_pin(esmtp_session *s, const char *sha256_base64)
+{
+    /* 32 bytes in base64 are 44 characters ending in '=' */
+    if (!s || (sha256_base64 && (strlen(sha256_base64) != 44 || sha256_base64[43] != '=')))
+        return ESMTP_EINVAL;
+    return set_tls_string(s, &s->tls_cfg.pin, sha256_base64);
+}
+
+int esmtp_session_set_tls_insecure_no_verify(esmtp_session *s, int insecure)
+{
+    if (!s)
+        return ESMTP_EINVAL;
+    if (!idle(s))
+        return ESMTP_ESTATE;
+    s->tls_cfg.insecure = insecure != 0;
+    return 0;
+}
+
+/* The TLS facts of the last connection, while its TLS object lives. */
+static tls_conn *established(const esmtp_session *s)
+{
+    return s && s->tls && !s->tls_handshaking ? s->tls : NULL;
+}
+
+int esmtp_session_set_auth(esmtp_session *s, const char *user, const char *password)
+{
+    if (!s || !user || !*user)
+        return ESMTP_EINVAL;
+    if (!idle(s))
+        return ESMTP_ESTATE;
+    char *u = strdup(user), *p = password ? strdup(password) : NULL;
+    if (!u || (password && !p)) {
+        free(u);
+        wipe_free(p);
+        return ESMTP_ENOMEM;
+    }
+    free(s->auth_user);
+    wipe_free(s->auth_password);
+    s->auth_user = u;
+    s->auth_password = p;
+    return 0;
+}
+
+int esmtp_session_set_auth_mechanisms(esmtp_session *s, const char *list)
+{
+    if (!s)
+        return ESMTP_EINVAL;
+    if (!idle(s))
+        return ESMTP_ESTATE;
+    char *copy = NULL;
+    if (list && !(copy = strdup(list)))
+        return ESMTP_ENOMEM;
+    free(s->auth_mechs);
+    s->auth_mechs = copy;
+    return 0;
+}
+
+int esmtp_session_set_allow_plaintext_auth(esmtp_session *s, int allow)
+{
+    if (!s)
+        return ESMTP_EINVAL;
+    if (!idle(s))
+        return ESMTP_ESTATE;
+    s->auth_plaintext = allow != 0;
+    return 0;
+}
+
+int esmtp_session_set_oauth_token_cb(esmtp_session *s, esmtp_token_cb cb, void *user_data)
+{
+    if (!s)
+        return ESMTP_EINVAL;
+    if (!idle(s))
+        return ESMTP_ESTATE;
+    s->token_cb = cb;
+    s->token_ud = user_data;
+    return 0;
+}
+
+int esmtp_session_set_transcript_secrets(esmtp_session *s, int show)
+{
+    if (!s)
+        return ESMTP_EINVAL;
+    s->show_secrets = show != 0;
+    return 0;
+}
+
+int session_wants_auth(const esmtp_session *s)
+{
+    /* EXTERNAL needs no user name: the certificate speaks. */
+    return s->auth_user ||
+           (s->auth_mechs && sasl_choose("EXTERNAL", s->auth_mechs, NULL, 1, 0) != NULL);
+}
+
+int session_channel_binding(esmtp_session *s, unsigned char out[32])
+{
+    return established(s) ? tls_exporter(s->tls, out) : ESMTP_ETLS;
+}
+
+
+const char *esmtp_session_tls_version(const esmtp_session *s)
+{
+    return established(s) ? tls_version(s->tls) : NULL;
+}
+
+const char *esmtp_session_tls_cipher(const esmtp_session *s)
+{
+    return established(s) ? tls_cipher(s->tls) : NULL;
+}
+
+const char *esmtp_session_tls_peer_subject(const esmtp_session *s)
+{
+    return established(s) ? tls_peer_subject(s->tls) : NULL;
+}
+
+int esmtp_session_tls_resumed(const esmtp_session *s)
+{
+    return established(s) ? tls_resumed(s->tls) : 0;
+}
+
 int esmtp_session_set_progress_cb(esmtp_session *s, esmtp_progress_cb cb, void *user_data)
 {
     if (!s)
@@ -185,11 +383,31 @@ void session_transcript(esmtp_session *s, esmtp_direction dir, const char *line,
 
 /* ------------------------------------------------------------ running */
 
+/* Keeps the TLS session of a connection that ended well, to resume it
+ * when the same server is contacted again. */
+static void keep_resume(esmtp_session *s)
+{
+    tls_resume *r = established(s) && !s->eng.error ? tls_get_resume(s->tls) : NULL;
+    if (!r)
+        return;
+    char *host = strdup(s->host);
+    if (!host) {
+        tls_resume_free(r);
+        return;
+    }
+    tls_resume_free(s->resume);
+    free(s->resume_host);
+    s->resume = r;
+    s->resume_host = host;
+    s->resume_port = s->port;
+}
+
 /* The run is over: close the connection and report. Returns what
  * esmtp_session_process() returns. */
 static int finish(esmtp_session *s)
 {
     int err = s->eng.error;
+    keep_resume(s);
     transport_close(&s->tr);
     s->state = SESSION_DONE;
     s->deadline_ms = 0;
@@ -235,6 +453,12 @@ int esmtp_session_start(esmtp_session *s)
 
     engine_free(&s->eng);
     engine_init(&s->eng, s);
+    tls_free(s->tls);
+    s->tls = NULL;
+    s->tls_handshaking = 0;
+    s->tls_out_off = s->tls_plain_pending = 0;
+    s->got_bytes = 0;
+    s->silence_ms = 0;
     ebuf_clear(&s->detail);
     ebuf_clear(&s->greeting);
     s->has_greeting = 0;
@@ -247,6 +471,24 @@ int esmtp_session_start(esmtp_session *s)
         return fail_run(s, rc, why);
     rc = connect_next(s, why, sizeof why);
     return rc < 0 ? rc : 0;
+}
+
+/* Starts the TLS handshake (at once for implicit TLS, after STARTTLS). */
+static int start_tls(esmtp_session *s)
+{
+    char why[300];
+    int same_server = s->resume && s->resume_port == s->port && strcmp(s->resume_host, s->host) == 0;
+    int rc = tls_new(&s->tls, &s->tls_cfg, s->host, same_server ? s->resume : NULL, why,
+                     sizeof why);
+    if (rc == 0) {
+        s->tls_handshaking = 1;
+        rc = tls_handshake(s->tls, why, sizeof why); /* queues the ClientHello */
+    }
+    if (rc < 0) {
+        engine_closed(&s->eng, rc, why);
+        return rc;
+    }
+    return 0;
 }
 
 static int on_connected(esmtp_session *s)
@@ -264,10 +506,17 @@ static int on_connected(esmtp_session *s)
             snprintf(s->helo_auto, sizeof s->helo_auto, "[127.0.0.1]");
         s->helo = s->helo_auto;
     }
-    s->deadline_ms = now_ms() + s->timeouts[ESMTP_TIMEOUT_GREETING];
+    uint64_t now = now_ms();
+    s->deadline_ms = now + s->timeouts[ESMTP_TIMEOUT_GREETING];
+    /* Port 465 speaks implicit TLS almost everywhere: a client in clear
+     * there meets silence, which should not take minutes to explain. */
+    if (s->port == 465 && !s->eng.tls_active)
+        s->silence_ms = now + 1000;
     int rc = session_progress(s, ESMTP_EVENT_CONNECTED, NULL, NULL, 0);
     if (rc == 0)
         rc = engine_connected(&s->eng);
+    if (rc == 0 && s->eng.tls_active && start_tls(s) < 0)
+        return finish(s);
     if (rc)
         return fail_run(s, rc, rc == ESMTP_ECALLBACK ? "a callback aborted the session"
                                                      : esmtp_strerror(rc));
@@ -289,6 +538,131 @@ static int process_connecting(esmtp_session *s, int ready)
     return 0;
 }
 
+/* The first bytes from the server tell whether both ends speak the same
+ * mode: a TLS record in clear, or an SMTP greeting where TLS was due. */
+static int check_port_mode(esmtp_session *s, const unsigned char *b, size_t n)
+{
+    char why[300];
+    if (s->got_bytes)
+        return 0;
+    s->got_bytes = 1;
+    s->silence_ms = 0;
+    if (!s->tls && n >= 2 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 0x03) {
+        snprintf(why, sizeof why,
+                 "the server on port %u answered with TLS: it speaks implicit TLS; "
+                 "use ESMTP_TLS_IMPLICIT (esmtp-send --tls implicit)", s->port);
+    } else if (s->tls && s->tls_handshaking && n >= 4 && b[0] >= '2' && b[0] <= '5' &&
+               b[1] >= '0' && b[1] <= '9' && b[2] >= '0' && b[2] <= '9' &&
+               (b[3] == ' ' || b[3] == '-')) {
+        size_t len = 0;
+        while (len < n && len < 80 && b[len] >= ' ' && b[len] < 0x7f)
+            len++;
+        snprintf(why, sizeof why,
+                 "the server on port %u sent a plain SMTP greeting (\"%.*s\") where TLS "
+                 "was expected: it speaks STARTTLS; use ESMTP_TLS_STARTTLS "
+                 "(esmtp-send --tls starttls)", s->port, (int)len, (const char *)b);
+    } else {
+        return 0;
+    }
+    engine_closed(&s->eng, ESMTP_ETLSMODE, why);
+    return ESMTP_ETLSMODE;
+}
+
+/* Moves bytes that arrived from the network into the engine, through TLS
+ * when it is on. */
+static void receive(esmtp_session *s, const char *buf, size_t n)
+{
+    engine *e = &s->eng;
+    if (check_port_mode(s, (const unsigned char *)buf, n))
+        return;
+    if (!s->tls) {
+        engine_recv(e, buf, n);
+        if (e->starttls_go && !e->done)
+            start_tls(s);
+        return;
+    }
+    char why[300];
+    int rc = tls_feed(s->tls, buf, n);
+    if (rc == 0 && s->tls_handshaking) {
+        rc = tls_handshake(s->tls, why, sizeof why);
+        if (rc < 0) {
+            engine_closed(e, rc, why);
+            return;
+        }
+        if (rc == 0)
+            return;
+        s->tls_handshaking = 0;
+        rc = session_progress(s, ESMTP_EVENT_TLS, NULL, NULL, 0);
+        if (rc == 0 && e->starttls_go)
+            rc = engine_tls_started(e);
+    }
+    char plain[16384];
+    long got;
+    while (rc == 0 && !e->done && (got = tls_read(s->tls, plain, sizeof plain)) != 0) {
+        if (got < 0) {
+            engine_closed(e, (int)got,
+                          got == ESMTP_EIO ? "the server closed the TLS connection"
+                                           : "the TLS connection failed");
+            return;
+        }
+        engine_recv(e, plain, (size_t)got);
+    }
+    if (rc < 0 && !e->done)
+        engine_closed(e, rc, rc == ESMTP_ECALLBACK ? "a callback aborted the session"
+                                                   : esmtp_strerror(rc));
+}
+
+/* Sends what is waiting. Returns 1 if bytes left, 0 if not, < 0 when the
+ * connection failed (the engine then knows). */
+static int transmit(esmtp_session *s)
+{
+    engine *e = &s->eng;
+    int progressed = 0;
+    while (!e->done) {
+        const char *data;
+        size_t len;
+        ebuf *net = s->tls ? tls_output(s->tls) : NULL;
+        if (net && s->tls_out_off < net->len) {
+            data = net->data + s->tls_out_off;
+            len = net->len - s->tls_out_off;
+        } else if (net) {
+            /* All ciphertext is out: its plaintext has been sent. */
+            ebuf_clear(net);
+            s->tls_out_off = 0;
+            if (s->tls_plain_pending) {
+                engine_sent(e, s->tls_plain_pending);
+                s->tls_plain_pending = 0;
+                continue;
+            }
+            if (s->tls_handshaking || !engine_wants_write(e) ||
+                engine_output(e, &data, &len) != 0 || len == 0)
+                break;
+            long n = tls_write(s->tls, data, len);
+            if (n < 0) {
+                engine_closed(e, ESMTP_ETLS, "the TLS connection failed while writing");
+                break;
+            }
+            s->tls_plain_pending = (size_t)n;
+            continue;
+        } else if (!engine_wants_write(e) || engine_output(e, &data, &len) != 0 || len == 0) {
+            break;
+        }
+        long n = transport_send(&s->tr, data, len);
+        if (n < 0) {
+            engine_closed(e, ESMTP_EIO, "the connection failed while writing");
+            break;
+        }
+        if (n == 0)
+            break;
+        progressed = 1;
+        if (net)
+            s->tls_out_off += (size_t)n;
+        else
+            engine_sent(e, (size_t)n);
+    }
+    return progressed;
+}
+
 static int process_running(esmtp_session *s, int ready)
 {
     engine *e = &s->eng;
@@ -307,31 +681,25 @@ static int process_running(esmtp_session *s, int ready)
                 break;
             }
             progressed = 1;
-            engine_recv(e, buf, (size_t)n);
+            receive(s, buf, (size_t)n);
         }
     }
     /* Write whatever the replies just released without waiting for the
      * next poll: that is what keeps a pipelined session to one round trip
      * per message. */
-    while (!e->done && engine_wants_write(e)) {
-        const char *data;
-        size_t len;
-        if (engine_output(e, &data, &len) != 0 || len == 0)
-            break;
-        long n = transport_send(&s->tr, data, len);
-        if (n < 0) {
-            engine_closed(e, ESMTP_EIO, "the connection failed while writing");
-            break;
-        }
-        if (n == 0)
-            break;
-        progressed = 1;
-        engine_sent(e, (size_t)n);
-    }
+    progressed |= transmit(s);
     if (e->done)
         return finish(s);
     uint64_t now = now_ms();
     esmtp_timeout phase = engine_phase(e);
+    if (s->silence_ms && now >= s->silence_ms) {
+        char why[200];
+        snprintf(why, sizeof why,
+                 "no greeting within 1 s on port %u, which normally speaks implicit TLS: "
+                 "use ESMTP_TLS_IMPLICIT (esmtp-send --tls implicit)", s->port);
+        engine_closed(e, ESMTP_ETLSMODE, why);
+        return finish(s);
+    }
     if (progressed) {
         s->deadline_ms = now + s->timeouts[phase];
     } else if (now >= s->deadline_ms) {
@@ -371,9 +739,12 @@ int esmtp_session_want(const esmtp_session *s)
         return 0;
     if (s->state == SESSION_CONNECTING)
         return ESMTP_WANT_WRITE;
-    if (s->state == SESSION_RUNNING)
-        return ESMTP_WANT_READ | (engine_wants_write(&s->eng) ? ESMTP_WANT_WRITE : 0);
-    return 0;
+    if (s->state != SESSION_RUNNING)
+        return 0;
+    int write = s->tls ? tls_output(s->tls)->len > s->tls_out_off || s->tls_plain_pending ||
+                             (!s->tls_handshaking && engine_wants_write(&s->eng))
+                       : engine_wants_write(&s->eng);
+    return ESMTP_WANT_READ | (write ? ESMTP_WANT_WRITE : 0);
 }
 
 int esmtp_session_timeout_ms(const esmtp_session *s)
@@ -381,9 +752,12 @@ int esmtp_session_timeout_ms(const esmtp_session *s)
     if (!s || (s->state != SESSION_CONNECTING && s->state != SESSION_RUNNING))
         return -1;
     uint64_t now = now_ms();
-    if (now >= s->deadline_ms)
+    uint64_t deadline = s->deadline_ms;
+    if (s->silence_ms && s->silence_ms < deadline)
+        deadline = s->silence_ms;
+    if (now >= deadline)
         return 0;
-    uint64_t left = s->deadline_ms - now;
+    uint64_t left = deadline - now;
     return left > INT_MAX ? INT_MAX : (int)left;
 }
 

@@ -33,7 +33,7 @@ MSG
 
 echo "== esmtp-send --trace (transcript on stderr, one result line per recipient on stdout)"
 status=0
-build/examples/esmtp-send --server "127.0.0.1:$port" --from sender@example.org \
+build/examples/esmtp-send --server "127.0.0.1:$port" --tls none --from sender@example.org \
     --to alice@example.org --to bob@example.org --to rejected@example.org \
     --message "$dir/message.txt" --trace 2>&1 || status=$?
 echo "== exit status: $status (69: a recipient was refused for good, as the server's test hook does for 'reject*')"

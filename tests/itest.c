@@ -60,9 +60,15 @@ const char *itest_env(const char *key)
         if (!end)
             end = line + strlen(line);
         if ((size_t)(end - line) > klen && strncmp(line, key, klen) == 0 && line[klen] == '=') {
-            static char value[512];
-            snprintf(value, sizeof value, "%.*s", (int)(end - line - klen - 1), line + klen + 1);
-            return value;
+            /* Values point into the file's text, so each stays valid. */
+            static char *values;
+            if (!values) {
+                values = strdup(env);
+                ck_assert_ptr_nonnull(values);
+                for (char *nl = values; (nl = strchr(nl, '\n')); nl++)
+                    *nl = '\0';
+            }
+            return values + (line - env) + klen + 1;
         }
         line = *end ? end + 1 : end;
     }
@@ -117,6 +123,7 @@ esmtp_session *itest_session(unsigned int port)
     if (port)
         ck_assert_int_eq(esmtp_session_set_server(s, "127.0.0.1", port), 0);
     ck_assert_int_eq(esmtp_session_set_helo_name(s, "client.test"), 0);
+    ck_assert_int_eq(esmtp_session_set_tls(s, ESMTP_TLS_NONE), 0);
     ck_assert_int_eq(esmtp_session_set_timeout(s, ESMTP_TIMEOUT_ALL, 10000), 0);
     return s;
 }

@@ -24,8 +24,8 @@ char *itest_mailbox(const char *prefix, const char *domain);
  * would. */
 int itest_drive(esmtp_session *s, int how);
 
-/* A new session to 127.0.0.1:port (no server set when port is 0) with
- * short timeouts (10 s). */
+/* A new session in clear (ESMTP_TLS_NONE) to 127.0.0.1:port (no server
+ * set when port is 0) with short timeouts (10 s). */
 esmtp_session *itest_session(unsigned int port);
 
 /* Queues a message from memory. */

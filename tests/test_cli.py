@@ -48,8 +48,9 @@ def recorded(rcpt, timeout=10.0):
     return None
 
 
-def send(*args, stdin=None):
-    return subprocess.run([SEND, *args], input=stdin, capture_output=True, timeout=60)
+def send(*args, stdin=None, tls="none"):
+    return subprocess.run([SEND, "--tls", tls, *args], input=stdin, capture_output=True,
+                          timeout=60)
 
 
 class EsmtpSend(unittest.TestCase):
@@ -153,7 +154,7 @@ class PollExample(unittest.TestCase):
     def test_two_sessions_from_one_loop(self):
         a = mailbox("poll")
         r = subprocess.run([POLL, f"127.0.0.1:{ENV['AIOSMTPD_PORT']}",
-                            f"127.0.0.1:{ENV['SINK_PORT']}", "s@example.org", a],
+                            f"127.0.0.1:{ENV['SINK_PORT']}", "s@example.org", a, "plain"],
                            capture_output=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIsNotNone(recorded(a))

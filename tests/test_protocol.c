@@ -41,6 +41,7 @@ static void rig_init(rig *g)
     ck_assert_int_eq(esmtp_session_new(&g->s), 0);
     esmtp_session_set_progress_cb(g->s, on_progress, g);
     esmtp_session_set_transcript_cb(g->s, on_transcript, g);
+    esmtp_session_set_tls(g->s, ESMTP_TLS_NONE);
     g->e = &g->s->eng;
     g->s->helo = "client.test";
 }
@@ -594,6 +595,93 @@ START_TEST(addresses_with_line_breaks_are_refused)
 }
 END_TEST
 
+static void tls_rig(rig *g, esmtp_tls_mode mode)
+{
+    rig_init(g);
+    esmtp_session_set_tls(g->s, mode);
+    add(g, "s@x.test", A, "one\r\n");
+}
+
+START_TEST(starttls_then_ehlo_again)
+{
+    rig g;
+    tls_rig(&g, ESMTP_TLS_STARTTLS);
+    greet(&g, "250-mail.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
+    expect_out(&g, "STARTTLS\r\n");
+    ck_assert_int_eq(feed(&g, "220 2.0.0 go ahead\r\n"), 0);
+    ck_assert(g.e->starttls_go);
+    ck_assert_int_eq(engine_tls_started(g.e), 0);
+    /* what was learned in clear is forgotten */
+    ck_assert_ptr_null(esmtp_session_extension(g.s, "PIPELINING"));
+    expect_out(&g, "EHLO client.test\r\n");
+    feed(&g, "250-mail.test\r\n250 SIZE 100\r\n");
+    expect_out(&g, "MAIL FROM:<s@x.test> SIZE=5\r\n");
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(starttls_injection_is_refused)
+{
+    rig g;
+    tls_rig(&g, ESMTP_TLS_STARTTLS);
+    esmtp_message *m = esmtp_session_message(g.s, 0);
+    greet(&g, "250-mail.test\r\n250 STARTTLS\r\n");
+    expect_out(&g, "STARTTLS\r\n");
+    ck_assert_int_eq(feed(&g, "220 go ahead\r\n250-injected\r\n"), ESMTP_EPROTO);
+    ck_assert(g.e->done);
+    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "injection"));
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
+    rig_free(&g);
+
+    /* even a partial line after the 220 */
+    tls_rig(&g, ESMTP_TLS_STARTTLS);
+    greet(&g, "250-mail.test\r\n250 STARTTLS\r\n");
+    free(drain(&g));
+    ck_assert_int_eq(feed(&g, "220 go ahead\r\nX"), ESMTP_EPROTO);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(starttls_required_but_missing_stops_before_mail)
+{
+    rig g;
+    tls_rig(&g, ESMTP_TLS_STARTTLS);
+    esmtp_message *m = esmtp_session_message(g.s, 0);
+    greet(&g, "250-mail.test\r\n250 PIPELINING\r\n");
+    expect_out(&g, "QUIT\r\n");
+    ck_assert_int_eq(feed(&g, "221 bye\r\n"), ESMTP_ENOTLS);
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
+    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "STARTTLS"));
+    rig_free(&g);
+
+    tls_rig(&g, ESMTP_TLS_STARTTLS);
+    greet(&g, "250-mail.test\r\n250 STARTTLS\r\n");
+    expect_out(&g, "STARTTLS\r\n");
+    feed(&g, "454 4.7.0 TLS not available\r\n");
+    expect_out(&g, "QUIT\r\n");
+    ck_assert_int_eq(feed(&g, "221 bye\r\n"), ESMTP_ENOTLS);
+    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "454 4.7.0 TLS not available"));
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(starttls_optional_goes_on_in_clear)
+{
+    rig g;
+    tls_rig(&g, ESMTP_TLS_STARTTLS_OPTIONAL);
+    greet(&g, "250-mail.test\r\n250 8BITMIME\r\n");
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\n");
+    rig_free(&g);
+
+    tls_rig(&g, ESMTP_TLS_STARTTLS_OPTIONAL);
+    greet(&g, "250-mail.test\r\n250 STARTTLS\r\n");
+    expect_out(&g, "STARTTLS\r\n");
+    feed(&g, "454 4.7.0 not now\r\n");
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\n");
+    rig_free(&g);
+}
+END_TEST
+
 static Suite *protocol_suite(void)
 {
     Suite *s = suite_create("protocol");
@@ -622,6 +710,10 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, callback_abort);
     tcase_add_test(tc, transcript_shows_commands_and_replies_not_body);
     tcase_add_test(tc, addresses_with_line_breaks_are_refused);
+    tcase_add_test(tc, starttls_then_ehlo_again);
+    tcase_add_test(tc, starttls_injection_is_refused);
+    tcase_add_test(tc, starttls_required_but_missing_stops_before_mail);
+    tcase_add_test(tc, starttls_optional_goes_on_in_clear);
     suite_add_tcase(s, tc);
     return s;
 }

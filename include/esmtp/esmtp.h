@@ -60,7 +60,14 @@ typedef enum esmtp_error {
     ESMTP_E8BIT = -13,        /**< the body has 8-bit bytes and the server does not offer 8BITMIME */
     ESMTP_EREAD = -14,        /**< the body's read callback reported an error */
     ESMTP_ENOMESSAGE = -15,   /**< there is nothing to send */
-    ESMTP_ETOOBIG = -16       /**< the message is larger than the server's SIZE limit */
+    ESMTP_ETOOBIG = -16,      /**< the message is larger than the server's SIZE limit */
+    ESMTP_ETLS = -17,         /**< the TLS handshake or TLS connection failed */
+    ESMTP_ECERT = -18,        /**< the server's certificate failed verification */
+    ESMTP_ENOTLS = -19,       /**< TLS was required but the server does not offer STARTTLS */
+    ESMTP_ETLSMODE = -20,     /**< the port speaks the other TLS mode (implicit TLS vs STARTTLS) */
+    ESMTP_EAUTH = -21,        /**< authentication failed (the detail has the server's reply) */
+    ESMTP_ENOMECH = -22       /**< no usable authentication mechanism (none offered, or
+                                   only password mechanisms on an unencrypted connection) */
 } esmtp_error;
 
 /**
@@ -150,6 +157,115 @@ ESMTP_EXTERN int esmtp_session_set_timeout(esmtp_session *session, esmtp_timeout
  */
 ESMTP_EXTERN int esmtp_session_set_pipelining(esmtp_session *session, int enable);
 
+/* ------------------------------------------------------------------ TLS */
+
+/** How the connection is protected. */
+typedef enum esmtp_tls_mode {
+    ESMTP_TLS_DEFAULT = 0,           /**< implicit TLS on port 465, STARTTLS required elsewhere */
+    ESMTP_TLS_NONE = 1,              /**< plain SMTP: nothing is encrypted */
+    ESMTP_TLS_STARTTLS = 2,          /**< STARTTLS, and stop before MAIL if it is not offered */
+    ESMTP_TLS_STARTTLS_OPTIONAL = 3, /**< STARTTLS when offered, else go on in clear */
+    ESMTP_TLS_IMPLICIT = 4           /**< TLS from the first byte (usually port 465) */
+} esmtp_tls_mode;
+
+/** Sets the TLS mode. The default protects the connection. */
+ESMTP_EXTERN int esmtp_session_set_tls(esmtp_session *session, esmtp_tls_mode mode);
+
+/**
+ * Trusts the CA certificates in a PEM file and/or a hashed directory
+ * (c_rehash) instead of the system's trust store. Either may be NULL.
+ */
+ESMTP_EXTERN int esmtp_session_set_ca(esmtp_session *session, const char *ca_file,
+                                      const char *ca_dir);
+
+/** Presents a client certificate (PEM, with its chain) and its private key (PEM). */
+ESMTP_EXTERN int esmtp_session_set_client_cert(esmtp_session *session, const char *cert_file,
+                                               const char *key_file);
+
+/** TLS protocol versions, for esmtp_session_set_tls_min_version(). */
+typedef enum esmtp_tls_version {
+    ESMTP_TLS_1_2 = 12,
+    ESMTP_TLS_1_3 = 13
+} esmtp_tls_version;
+
+/** Sets the lowest TLS version accepted (default ESMTP_TLS_1_2). */
+ESMTP_EXTERN int esmtp_session_set_tls_min_version(esmtp_session *session,
+                                                   esmtp_tls_version version);
+
+/**
+ * Pins the server's public key: the base64 SHA-256 of its
+ * SubjectPublicKeyInfo (as "openssl x509 -pubkey | openssl pkey -pubin
+ * -outform der | openssl dgst -sha256 -binary | base64" prints it). With a
+ * pin, a certificate that matches it is trusted even when no CA vouches for
+ * it (the host name must still match); one that does not match is always
+ * refused. NULL removes the pin.
+ */
+ESMTP_EXTERN int esmtp_session_set_tls_pin(esmtp_session *session, const char *sha256_base64);
+
+/**
+ * INSECURE: with 1, esmtp accepts any certificate for any host, so anyone
+ * on the path can read and change the mail. For tests only. Default 0.
+ */
+ESMTP_EXTERN int esmtp_session_set_tls_insecure_no_verify(esmtp_session *session, int insecure);
+
+/** The negotiated TLS version ("TLSv1.3"), or NULL without TLS. */
+ESMTP_EXTERN const char *esmtp_session_tls_version(const esmtp_session *session);
+/** The negotiated cipher suite, or NULL without TLS. */
+ESMTP_EXTERN const char *esmtp_session_tls_cipher(const esmtp_session *session);
+/** The subject of the server's certificate (one line, RFC 2253), or NULL. */
+ESMTP_EXTERN const char *esmtp_session_tls_peer_subject(const esmtp_session *session);
+/** 1 when the TLS session was resumed from an earlier connection, else 0. */
+ESMTP_EXTERN int esmtp_session_tls_resumed(const esmtp_session *session);
+
+/* ------------------------------------------------------ authentication */
+
+/**
+ * Logs in with SMTP AUTH (RFC 4954) as user. password may be NULL for token
+ * or certificate (EXTERNAL) mechanisms. Both are copied; the password is
+ * wiped from memory when replaced or when the session is freed. Once
+ * credentials are set the session never sends mail unauthenticated: if
+ * authentication fails, it stops (ESMTP_EAUTH, with the server's reply).
+ */
+ESMTP_EXTERN int esmtp_session_set_auth(esmtp_session *session, const char *user,
+                                        const char *password);
+
+/**
+ * The SASL mechanisms to consider, comma-separated in order of preference
+ * (e.g. "PLAIN,LOGIN"). NULL (the default) picks the strongest both sides
+ * support: OAUTHBEARER, XOAUTH2 (with a token), SCRAM-SHA-256-PLUS,
+ * SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN. EXTERNAL (the TLS
+ * client certificate) is used only when listed here.
+ */
+ESMTP_EXTERN int esmtp_session_set_auth_mechanisms(esmtp_session *session, const char *list);
+
+/**
+ * Allows mechanisms that reveal the password or token (PLAIN, LOGIN,
+ * CRAM-MD5, XOAUTH2, OAUTHBEARER) on an unencrypted connection (1). The
+ * default (0) refuses them there with ESMTP_ENOMECH.
+ */
+ESMTP_EXTERN int esmtp_session_set_allow_plaintext_auth(esmtp_session *session, int allow);
+
+/**
+ * OAuth 2.0 token callback, called before each authentication so that the
+ * application can hand over a fresh bearer token: write it into buf (at
+ * most size bytes, NUL-terminated) and return 0, or return non-zero to
+ * abort (ESMTP_ECALLBACK). With a token, XOAUTH2 and OAUTHBEARER become
+ * usable (user is set with esmtp_session_set_auth()).
+ */
+typedef int (*esmtp_token_cb)(esmtp_session *session, char *buf, size_t size,
+                              void *user_data);
+
+/** Sets (or with NULL clears) the OAuth 2.0 token callback. */
+ESMTP_EXTERN int esmtp_session_set_oauth_token_cb(esmtp_session *session, esmtp_token_cb cb,
+                                                  void *user_data);
+
+/**
+ * Shows AUTH commands and responses in the transcript as sent (1). By
+ * default (0) they appear redacted, because they carry the password or
+ * token in a reversible form.
+ */
+ESMTP_EXTERN int esmtp_session_set_transcript_secrets(esmtp_session *session, int show);
+
 /* ------------------------------------------------------------- callbacks */
 
 /** Progress events, reported through esmtp_progress_cb. */
@@ -160,7 +276,10 @@ typedef enum esmtp_event {
     ESMTP_EVENT_RECIPIENT = 4,    /**< the server answered a RCPT: recipient is set */
     ESMTP_EVENT_BODY_BYTES = 5,   /**< more of message's body was sent: bytes is the total so far */
     ESMTP_EVENT_MESSAGE_DONE = 6, /**< message has its final status */
-    ESMTP_EVENT_DISCONNECTED = 7  /**< the connection is closed */
+    ESMTP_EVENT_DISCONNECTED = 7, /**< the connection is closed */
+    ESMTP_EVENT_TLS = 8,          /**< TLS is up: see esmtp_session_tls_version(),
+                                       esmtp_session_tls_cipher(), esmtp_session_tls_peer_subject() */
+    ESMTP_EVENT_AUTHENTICATED = 9 /**< the server accepted the credentials */
 } esmtp_event;
 
 /**
@@ -395,5 +514,8 @@ ESMTP_EXTERN const char *esmtp_status_name(esmtp_status status);
 #ifdef __cplusplus
 }
 #endif
+
+/* The MIME builder needs the declarations above, so it comes last. */
+#include <esmtp/mime.h>
 
 #endif /* ESMTP_ESMTP_H */

@@ -9,11 +9,13 @@
 #   ctl.sh status STATE_DIR   one line per server; exit 0 only if all are running
 #
 # Ports are ESMTP_TEST_PORT_BASE (default 42500) plus the fixed offsets below.
+# Each start also makes a throw-away PKI (make-pki.sh) and SASL credentials.
 # Needs root (Postfix's master, smtp-sink's -u).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 python=/usr/bin/python3          # Debian's aiosmtpd is importable only by this one
+pyflags=-B                       # no __pycache__ in the source tree
 start_timeout=${ESMTP_TEST_START_TIMEOUT:-20}
 sinks="sink sink-421 sink-drop sink6"
 
@@ -28,14 +30,29 @@ set_ports() {
     fi
     aiosmtpd_port=$((base + 0))
     aiosmtpd_nopipe_port=$((base + 1))
+    aiosmtpd_tls_port=$((base + 2))
+    aiosmtpd_smtps_port=$((base + 3))
+    aiosmtpd_auth_port=$((base + 4))
     postfix_port=$((base + 10))
     postfix_nopipe_port=$((base + 11))
+    postfix_starttls_port=$((base + 12))
+    postfix_submission_port=$((base + 13))
+    postfix_smtps_port=$((base + 14))
+    postfix_wronghost_port=$((base + 15))
+    postfix_expired_port=$((base + 16))
+    postfix_selfsigned_port=$((base + 17))
+    postfix_clientcert_port=$((base + 18))
     sink_port=$((base + 20))
     sink_421_port=$((base + 21))
     sink_drop_port=$((base + 22))
     sink6_port=$((base + 23))
+    inject_port=$((base + 30))
     all_ports="$aiosmtpd_port $aiosmtpd_nopipe_port $postfix_port $postfix_nopipe_port
-               $sink_port $sink_421_port $sink_drop_port $sink6_port"
+               $sink_port $sink_421_port $sink_drop_port $sink6_port
+               $aiosmtpd_tls_port $aiosmtpd_smtps_port $aiosmtpd_auth_port
+               $postfix_starttls_port $postfix_submission_port $postfix_smtps_port
+               $postfix_wronghost_port $postfix_expired_port $postfix_selfsigned_port
+               $postfix_clientcert_port $inject_port"
 }
 
 set_paths() {
@@ -44,7 +61,14 @@ set_paths() {
     pf=$state/postfix
     pf_etc=$pf/etc
     maildir=$pf/maildir
+    tls=$state/tls
 }
+
+# The SASL user: "saslpasswd2 -u mail.test tester" stores tester@mail.test;
+# Postfix (smtpd_sasl_local_domain = mail.test) also takes plain "tester".
+sasl_login=tester
+sasl_realm=mail.test
+sasl_user=$sasl_login@$sasl_realm
 
 # --- processes ---------------------------------------------------------------
 
@@ -68,7 +92,10 @@ live_pid() { # PIDFILE PATTERN
 
 pid_of() { # NAME: the PID of the spawned server NAME, or nothing
     local program=smtp-sink
-    [ "$1" = recorder ] && program=recorder.py
+    case $1 in
+        recorder) program=recorder.py ;;
+        inject) program=inject.py ;;
+    esac
     live_pid "$state/$1.pid" "*$program*"
 }
 
@@ -146,6 +173,12 @@ port_taken() ( # PORT: true if anything accepts connections there
     exec 3<>"/dev/tcp/127.0.0.1/$1"
 ) 2>/dev/null
 
+# An implicit-TLS port has no plaintext greeting: it is ready once it accepts
+# (each one is opened with or before a sibling whose greeting was waited for).
+wait_listening() { # NAME PORT LOG
+    port_taken "$2" || fail_start "$1 is not listening on 127.0.0.1:$2" "$3"
+}
+
 fail_start() { # WHAT LOG
     echo "ctl.sh: $1" >&2
     if [ -s "$2" ]; then
@@ -215,6 +248,19 @@ virtual_mailbox_domains = static:all
 virtual_mailbox_maps = regexp:$pf_etc/virtual_mailbox
 virtual_transport = maildir
 maildir_destination_recipient_limit = 1
+
+# TLS and SASL: off here, turned on per listener in master.cf.  The SASL user
+# is in the Cyrus sasldb etc/sasldb2; Debian's smtpd reads etc/sasl/smtpd.conf.
+smtpd_tls_cert_file = $tls/server.crt
+smtpd_tls_key_file = $tls/server.key
+smtpd_tls_loglevel = 1
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+smtpd_sasl_local_domain = $sasl_realm
+smtpd_sasl_security_options = noanonymous
+smtpd_sasl_tls_security_options = noanonymous
+smtpd_tls_auth_only = yes
+smtpd_sasl_authenticated_header = yes
 EOF
 
     cat >"$pf_etc/recipient_access" <<'EOF'
@@ -228,12 +274,55 @@ EOF
 %^[^@/.][^@/]*@[^@/.][^@/]*$%   OK
 EOF
 
+    mkdir -p "$pf_etc/sasl"
+    cat >"$pf_etc/sasl/smtpd.conf" <<EOF
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+sasldb_path: $pf_etc/sasldb2
+mech_list: PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256
+EOF
+    printf '%s' "$sasl_password" |
+        saslpasswd2 -p -c -f "$pf_etc/sasldb2" -u "$sasl_realm" "$sasl_login"
+    chown root:postfix "$pf_etc/sasldb2"
+    chmod 0640 "$pf_etc/sasldb2"
+
+    local access=regexp:$pf_etc/recipient_access
+    local sasl_only="-o smtpd_sasl_auth_enable=yes
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_recipient_restrictions=check_recipient_access,$access,permit_sasl_authenticated,reject"
     cat >"$pf_etc/master.cf" <<EOF
 # service            type  private unpriv chroot wakeup maxproc command + args
 127.0.0.1:$postfix_port inet n - n - - smtpd
 127.0.0.1:$postfix_nopipe_port inet n - n - - smtpd
   -o smtpd_discard_ehlo_keywords=pipelining
   -o smtpd_forbid_unauth_pipelining=yes
+127.0.0.1:$postfix_starttls_port inet n - n - - smtpd
+  -o smtpd_tls_security_level=may
+127.0.0.1:$postfix_submission_port inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+  $sasl_only
+127.0.0.1:$postfix_smtps_port inet n - n - - smtpd
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_security_level=encrypt
+  $sasl_only
+127.0.0.1:$postfix_wronghost_port inet n - n - - smtpd
+  -o smtpd_tls_security_level=may
+  -o smtpd_tls_cert_file=$tls/wronghost.crt
+  -o smtpd_tls_key_file=$tls/wronghost.key
+127.0.0.1:$postfix_expired_port inet n - n - - smtpd
+  -o smtpd_tls_security_level=may
+  -o smtpd_tls_cert_file=$tls/expired.crt
+  -o smtpd_tls_key_file=$tls/expired.key
+127.0.0.1:$postfix_selfsigned_port inet n - n - - smtpd
+  -o smtpd_tls_security_level=may
+  -o smtpd_tls_cert_file=$tls/selfsigned.crt
+  -o smtpd_tls_key_file=$tls/selfsigned.key
+127.0.0.1:$postfix_clientcert_port inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_tls_ask_ccert=yes
+  -o smtpd_tls_CAfile=$tls/ca.crt
+  -o smtpd_relay_restrictions=permit_tls_all_clientcerts,reject
+  -o smtpd_recipient_restrictions=check_recipient_access,$access,permit_tls_all_clientcerts,reject
 pickup     unix  n - n 60   1 pickup
 cleanup    unix  n - n -    0 cleanup
 qmgr       unix  n - n 300  1 qmgr
@@ -272,6 +361,7 @@ do_stop() {
     local name
     rm -f "$state/env"
     stop_spawned recorder
+    stop_spawned inject
     for name in $sinks; do
         stop_spawned "$name"
     done
@@ -290,9 +380,12 @@ do_start() {
 
     # Fresh state: only what this script itself creates in STATE_DIR.
     rm -rf "$records" "$pf"
-    rm -f "$state"/recorder.log "$state"/sink*.log
+    rm -f "$state"/recorder.log "$state"/inject.log "$state"/sink*.log
     chmod a+x "$state"   # the postfix and nobody users must reach into it
     mkdir -p "$records"
+    CLIENT_ID=$sasl_user "$here/make-pki.sh" "$tls" || die "could not make the test PKI in $tls"
+    sasl_password=pw-$(openssl rand -hex 8)
+    oauth_token=ya29.test-$(openssl rand -hex 16)
     write_postfix_config
     runuser -u nobody -- test -w "$maildir" ||
         die "$state is out of reach of the nobody and postfix users: make its parents world-searchable (o+x)"
@@ -302,8 +395,14 @@ do_start() {
     SECONDS=0
     deadline=$start_timeout
 
-    spawn recorder "$python" "$here/recorder.py" --dir "$records" \
-        --port "$aiosmtpd_port" --nopipe-port "$aiosmtpd_nopipe_port"
+    spawn recorder "$python" $pyflags "$here/recorder.py" --dir "$records" \
+        --port "$aiosmtpd_port" --nopipe-port "$aiosmtpd_nopipe_port" \
+        --tls-port "$aiosmtpd_tls_port" --smtps-port "$aiosmtpd_smtps_port" \
+        --auth-port "$aiosmtpd_auth_port" \
+        --cert "$tls/server.crt" --key "$tls/server.key" --ca "$tls/ca.crt" \
+        --sasl-user "$sasl_user" --sasl-password "$sasl_password" --oauth-token "$oauth_token"
+    spawn inject "$python" $pyflags "$here/inject.py" --port "$inject_port" \
+        --cert "$tls/server.crt" --key "$tls/server.key"
     spawn sink smtp-sink -u nobody -c "127.0.0.1:$sink_port" 1024
     spawn sink-421 smtp-sink -u nobody -Q RCPT "127.0.0.1:$sink_421_port" 1024
     spawn sink-drop smtp-sink -u nobody -q . "127.0.0.1:$sink_drop_port" 1024
@@ -313,12 +412,21 @@ do_start() {
 
     wait_ready aiosmtpd "$aiosmtpd_port" "$state/recorder.log" spawned_alive recorder
     wait_ready aiosmtpd-nopipe "$aiosmtpd_nopipe_port" "$state/recorder.log" spawned_alive recorder
+    wait_ready aiosmtpd-tls "$aiosmtpd_tls_port" "$state/recorder.log" spawned_alive recorder
+    wait_ready aiosmtpd-auth "$aiosmtpd_auth_port" "$state/recorder.log" spawned_alive recorder
+    wait_listening aiosmtpd-smtps "$aiosmtpd_smtps_port" "$state/recorder.log"
+    wait_ready inject "$inject_port" "$state/inject.log" spawned_alive inject
     wait_ready sink "$sink_port" "$state/sink.log" spawned_alive sink
     wait_ready sink-421 "$sink_421_port" "$state/sink-421.log" spawned_alive sink-421
     wait_ready sink-drop "$sink_drop_port" "$state/sink-drop.log" spawned_alive sink-drop
     wait_ready sink6 "$sink6_port ::1" "$state/sink6.log" spawned_alive sink6
     wait_ready postfix "$postfix_port" "$pf/log/postfix.log" postfix_running
     wait_ready postfix-nopipe "$postfix_nopipe_port" "$pf/log/postfix.log" postfix_running
+    for port in $postfix_starttls_port $postfix_submission_port $postfix_wronghost_port \
+        $postfix_expired_port $postfix_selfsigned_port $postfix_clientcert_port; do
+        wait_ready "postfix (port $port)" "$port" "$pf/log/postfix.log" postfix_running
+    done
+    wait_listening postfix-smtps "$postfix_smtps_port" "$pf/log/postfix.log"
 
     cat >"$state/env.tmp" <<EOF
 SMTP_HOST=127.0.0.1
@@ -333,6 +441,30 @@ SINK_PORT=$sink_port
 SINK_421_PORT=$sink_421_port
 SINK_DROP_PORT=$sink_drop_port
 SINK6_PORT=$sink6_port
+AIOSMTPD_TLS_PORT=$aiosmtpd_tls_port
+AIOSMTPD_SMTPS_PORT=$aiosmtpd_smtps_port
+AIOSMTPD_AUTH_PORT=$aiosmtpd_auth_port
+POSTFIX_STARTTLS_PORT=$postfix_starttls_port
+POSTFIX_SUBMISSION_PORT=$postfix_submission_port
+POSTFIX_SMTPS_PORT=$postfix_smtps_port
+POSTFIX_TLS_WRONGHOST_PORT=$postfix_wronghost_port
+POSTFIX_TLS_EXPIRED_PORT=$postfix_expired_port
+POSTFIX_TLS_SELFSIGNED_PORT=$postfix_selfsigned_port
+POSTFIX_CLIENTCERT_PORT=$postfix_clientcert_port
+INJECT_PORT=$inject_port
+TLS_CA_FILE=$tls/ca.crt
+TLS_SERVER_CERT=$tls/server.crt
+TLS_SERVER_KEY=$tls/server.key
+TLS_SERVER_PIN_SHA256=$(cat "$tls/server.pin")
+TLS_WRONGHOST_CERT=$tls/wronghost.crt
+TLS_EXPIRED_CERT=$tls/expired.crt
+TLS_SELFSIGNED_CERT=$tls/selfsigned.crt
+TLS_SELFSIGNED_PIN_SHA256=$(cat "$tls/selfsigned.pin")
+TLS_CLIENT_CERT=$tls/client.crt
+TLS_CLIENT_KEY=$tls/client.key
+SASL_USER=$sasl_user
+SASL_PASSWORD=$sasl_password
+OAUTH_TOKEN=$oauth_token
 EOF
     mv "$state/env.tmp" "$state/env"
     echo "ctl.sh: servers up; settings in $state/env"
@@ -349,7 +481,7 @@ report() { # NAME PID
 
 do_status() {
     local name ok=0
-    for name in recorder $sinks; do
+    for name in recorder inject $sinks; do
         report "$name" "$(pid_of "$name")" || ok=1
     done
     report postfix "$(postfix_master_pid)" || ok=1

@@ -18,22 +18,38 @@ Test hooks: a recipient whose local part starts with "reject" gets a 550,
 one starting with "tempfail" a 450; a message with the header line
 "X-Test-Reject-Data: yes" gets a 554 and is not recorded.
 
+With --cert/--key it also runs TLS listeners that record the same way:
+--tls-port (STARTTLS), --smtps-port (implicit TLS) and --auth-port
+(STARTTLS, then AUTH is required before MAIL: PLAIN, LOGIN and the mechanisms
+in authmech.py).  For messages taken on these it also writes ID.session,
+before ID.env:
+
+  LISTENER tls|smtps|auth
+  TLS <protocol> <cipher>           or: TLS none
+  CLIENTCERT <identity>             only if a verified client certificate came
+  AUTH <mechanism> <user>           or: AUTH none
+
 Must be run with /usr/bin/python3 (Debian's aiosmtpd).
 """
 
 import argparse
 import asyncio
+import collections
 import functools
 import itertools
 import logging
 import os
 import re
 import signal
+import ssl
 import time
 
 from aiosmtpd.smtp import SMTP
 
+import authmech
+
 SIZE_LIMIT = 10485760
+AUTH_LINE_LIMIT = 12288   # RFC 4954 4: AUTH lines and SASL responses up to 12288 octets
 REJECT_DATA_HEADER = re.compile(rb"^X-Test-Reject-Data:[ \t]*yes[ \t]*\r?$", re.I | re.M)
 
 
@@ -49,10 +65,23 @@ class RecordingSMTP(SMTP):
 
     raw_arg = ""
 
-    def __init__(self, handler, *, strict_sync, **kwargs):
+    def __init__(self, handler, *, strict_sync, long_auth_lines=False, **kwargs):
         super().__init__(handler, **kwargs)
         self.strict_sync = strict_sync
         self.out_of_sync = False
+        self.long_auth_lines = long_auth_lines
+        if long_auth_lines:
+            # aiosmtpd cuts every line at 1001 bytes (StreamReader limit) and
+            # commands at 512: let AUTH lines and SASL responses be longer
+            # (OAuth tokens).  Message lines are still checked against 1001.
+            limits = collections.defaultdict(lambda: self.command_size_limit)
+            limits["AUTH"] = AUTH_LINE_LIMIT
+            self.command_size_limits = limits
+
+    def _client_connected_cb(self, reader, writer):
+        super()._client_connected_cb(reader, writer)
+        if self.long_auth_lines:
+            reader._limit = AUTH_LINE_LIMIT
 
     def client_ran_ahead(self):
         # Input already buffered while a reply is still due can only come from
@@ -103,13 +132,19 @@ def write_atomically(path, data):
 
 
 class Recorder:
-    def __init__(self, record_dir, ids, pipelining):
+    # listener: name written to ID.session (None: no ID.session, as on the
+    # plain listeners); offers_auth: False hides aiosmtpd's AUTH line.
+    def __init__(self, record_dir, ids, pipelining, listener=None, offers_auth=True):
         self.record_dir = record_dir
         self.ids = ids
         self.pipelining = pipelining
+        self.listener = listener
+        self.offers_auth = offers_auth
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
+        if not self.offers_auth:
+            responses = [r for r in responses if not r[4:].upper().startswith("AUTH")]
         if self.pipelining:
             responses.insert(len(responses) - 1, "250-PIPELINING")
         return responses
@@ -141,9 +176,43 @@ class Recorder:
         msg_id = next(self.ids)
         base = os.path.join(self.record_dir, msg_id)
         write_atomically(base + ".eml", content)
+        if self.listener:
+            write_atomically(base + ".session", session_text(self.listener, server, session))
         text = "".join(line + "\n" for line in envelope.record_lines)
         write_atomically(base + ".env", text.encode("utf-8", "surrogateescape"))
         return f"250 2.0.0 OK id={msg_id}"
+
+
+class AuthRecorder(authmech.AuthMechanisms, Recorder):
+    def __init__(self, *args, credentials, scram_plus, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.credentials = credentials
+        self.scram_plus = scram_plus
+
+
+def session_text(listener, server, session):
+    ssl_object = server.transport.get_extra_info("ssl_object") if server.transport else None
+    lines = [f"LISTENER {listener}"]
+    if ssl_object:
+        lines.append(f"TLS {ssl_object.version()} {ssl_object.cipher()[0]}")
+        identity = authmech.peer_identity(server)
+        if identity:
+            lines.append(f"CLIENTCERT {identity}")
+    else:
+        lines.append("TLS none")
+    auth = session.auth_data if session.authenticated else None
+    lines.append(f"AUTH {auth.mechanism} {auth.login}" if auth else "AUTH none")
+    return "".join(line + "\n" for line in lines).encode("utf-8", "surrogateescape")
+
+
+def tls_contexts(args):
+    """(plain server context, one that also asks for a client certificate)"""
+    plain = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    plain.load_cert_chain(args.cert, args.key)
+    asking = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=args.ca)
+    asking.load_cert_chain(args.cert, args.key)
+    asking.verify_mode = ssl.CERT_OPTIONAL   # a certificate the CA does not verify fails the handshake
+    return plain, asking
 
 
 def message_ids():
@@ -154,23 +223,49 @@ def message_ids():
 async def serve(args):
     loop = asyncio.get_running_loop()
     ids = message_ids()
-    listeners = [(args.port, True), (args.nopipe_port, False)]
+    # (port, handler, extra SMTP arguments, ssl context of an implicit-TLS listener)
+    listeners = [(args.port, Recorder(args.dir, ids, True), {}, None),
+                 (args.nopipe_port, Recorder(args.dir, ids, False), {}, None)]
+    if args.cert:
+        plain_ctx, asking_ctx = tls_contexts(args)
+        no_auth = {"auth_exclude_mechanism": ["PLAIN", "LOGIN"]}
+        if args.tls_port:
+            listeners.append((args.tls_port, Recorder(args.dir, ids, True, "tls", False),
+                              dict(no_auth, tls_context=plain_ctx), None))
+        if args.smtps_port:
+            listeners.append((args.smtps_port, Recorder(args.dir, ids, True, "smtps", False),
+                              dict(no_auth), plain_ctx))
+        if args.auth_port:
+            scram_plus = authmech.exporter_works(args.cert, args.key)
+            logging.info("tls-exporter %s: SCRAM-SHA-256-PLUS %s", "works" if scram_plus else "unavailable",
+                         "offered" if scram_plus else "not offered")
+            credentials = authmech.Credentials(args.sasl_user, args.sasl_password, args.oauth_token)
+            handler = AuthRecorder(args.dir, ids, True, "auth",
+                                   credentials=credentials, scram_plus=scram_plus)
+            listeners.append((args.auth_port, handler, {
+                "tls_context": asking_ctx,
+                "auth_required": True,
+                "auth_require_tls": True,
+                "authenticator": credentials.authenticator,
+                "auth_exclude_mechanism": [] if scram_plus else ["SCRAM-SHA-256-PLUS"],
+                "long_auth_lines": True,
+            }, None))
     servers = []
-    for port, pipelining in listeners:
-        handler = Recorder(args.dir, ids, pipelining)
-
-        def factory(handler=handler, pipelining=pipelining):
+    for port, handler, extra, implicit_tls in listeners:
+        def factory(handler=handler, extra=extra):
             return RecordingSMTP(
                 handler,
                 hostname="recorder.test",
                 data_size_limit=SIZE_LIMIT,
                 decode_data=False,
-                strict_sync=not pipelining,
+                strict_sync=not handler.pipelining,
                 loop=loop,
+                **extra,
             )
 
-        servers.append(await loop.create_server(factory, args.host, port))
-        logging.info("listening on %s:%d (pipelining=%s)", args.host, port, pipelining)
+        servers.append(await loop.create_server(factory, args.host, port, ssl=implicit_tls))
+        logging.info("listening on %s:%d (pipelining=%s, %s)", args.host, port, handler.pipelining,
+                     handler.listener or "plain")
 
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -187,9 +282,25 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True, help="listener with PIPELINING")
     parser.add_argument("--nopipe-port", type=int, required=True, help="listener without PIPELINING")
+    parser.add_argument("--tls-port", type=int, help="STARTTLS listener (needs --cert, --key)")
+    parser.add_argument("--smtps-port", type=int, help="implicit-TLS listener")
+    parser.add_argument("--auth-port", type=int,
+                        help="STARTTLS listener requiring AUTH (also needs --ca, --sasl-user, ...)")
+    parser.add_argument("--cert", help="server certificate (PEM)")
+    parser.add_argument("--key", help="its private key (PEM)")
+    parser.add_argument("--ca", help="CA that verifies client certificates (for EXTERNAL)")
+    parser.add_argument("--sasl-user", help="the one user name AUTH accepts")
+    parser.add_argument("--sasl-password", help="its password (PLAIN, LOGIN, SCRAM)")
+    parser.add_argument("--oauth-token", help="its bearer token (XOAUTH2, OAUTHBEARER)")
     args = parser.parse_args()
+    if (args.tls_port or args.smtps_port or args.auth_port) and not (args.cert and args.key):
+        parser.error("the TLS listeners need --cert and --key")
+    if args.auth_port and not (args.ca and args.sasl_user and args.sasl_password and args.oauth_token):
+        parser.error("--auth-port needs --ca, --sasl-user, --sasl-password and --oauth-token")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)
+    # aiosmtpd 1.4.3 warns about its own use of Session.login_data on every AUTH
+    logging.getLogger("mail.log").addFilter(lambda record: "login_data is deprecated" not in record.getMessage())
     os.makedirs(args.dir, exist_ok=True)
     asyncio.run(serve(args))
 

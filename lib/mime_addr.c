@@ -1,0 +1,313 @@
+/* RFC 5322 addresses: parsing address lists (mailboxes and groups) and
+ * writing them as header field bodies. SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mime_priv.h"
+
+/* ------------------------------------------------------------------ list */
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+int addr_list_add(addr_list *l, int kind, const char *name, size_t name_len,
+                  const char *addr, size_t addr_len)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        mime_addr *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return ESMTP_ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    mime_addr a = {kind, NULL, NULL};
+    if ((name && name_len && !(a.name = dup_n(name, name_len))) ||
+        (addr && !(a.addr = dup_n(addr, addr_len)))) {
+        free(a.name);
+        return ESMTP_ENOMEM;
+    }
+    l->v[l->n++] = a;
+    l->mailboxes += kind == ADDR_MAILBOX;
+    return 0;
+}
+
+void addr_list_truncate(addr_list *l, size_t keep)
+{
+    while (l->n > keep) {
+        mime_addr *a = &l->v[--l->n];
+        l->mailboxes -= a->kind == ADDR_MAILBOX;
+        free(a->name);
+        free(a->addr);
+    }
+}
+
+void addr_list_free(addr_list *l)
+{
+    addr_list_truncate(l, 0);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+/* --------------------------------------------------------------- parsing */
+
+typedef struct lexer {
+    const char *p;
+    ebuf word;      /* the current phrase or addr-spec being collected */
+    int err;
+} lexer;
+
+static int is_atext(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c >= 0x80 || (c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+/* Skips white space and (nested) comments. */
+static void skip_cfws(lexer *lx)
+{
+    for (;;) {
+        while (*lx->p == ' ' || *lx->p == '\t')
+            lx->p++;
+        if (*lx->p != '(')
+            return;
+        int depth = 0;
+        do {
+            if (*lx->p == '\\' && lx->p[1])
+                lx->p++;
+            else if (*lx->p == '(')
+                depth++;
+            else if (*lx->p == ')')
+                depth--;
+            lx->p++;
+        } while (depth > 0 && *lx->p);
+        if (depth > 0) {
+            lx->err = 1;
+            return;
+        }
+    }
+}
+
+/* Reads a quoted string; raw keeps the quotes and escapes (for a local
+ * part), otherwise the content is unescaped (for a display name). */
+static int read_quoted(lexer *lx, ebuf *out, int raw)
+{
+    const char *p = lx->p + 1;
+    if (raw && ebuf_append(out, "\"", 1))
+        return -1;
+    for (; *p && *p != '"'; p++) {
+        if (*p == '\\' && p[1]) {
+            if (raw && ebuf_append(out, p, 1))
+                return -1;
+            p++;
+        }
+        if (ebuf_append(out, p, 1))
+            return -1;
+    }
+    if (*p != '"')
+        return -1;
+    if (raw && ebuf_append(out, "\"", 1))
+        return -1;
+    lx->p = p + 1;
+    return 0;
+}
+
+/* A phrase: words (atoms, quoted strings, obsolete dots) joined by one
+ * space. Returns the number of words read. */
+static int read_phrase(lexer *lx, ebuf *out)
+{
+    int words = 0;
+    for (;;) {
+        skip_cfws(lx);
+        if (lx->err)
+            return -1;
+        const char *s = lx->p;
+        if (*s == '"' || is_atext((unsigned char)*s) || (*s == '.' && words > 0)) {
+            if (words++ && ebuf_append(out, " ", 1))
+                return -1;
+            if (*s == '"') {
+                if (read_quoted(lx, out, 0))
+                    return -1;
+            } else {
+                while (is_atext((unsigned char)*lx->p) || *lx->p == '.')
+                    lx->p++;
+                if (ebuf_append(out, s, (size_t)(lx->p - s)))
+                    return -1;
+            }
+            continue;
+        }
+        return words;
+    }
+}
+
+/* addr-spec: local-part "@" domain, without CFWS inside. */
+static int read_addr_spec(lexer *lx, ebuf *out)
+{
+    skip_cfws(lx);
+    if (*lx->p == '"') {
+        if (read_quoted(lx, out, 1))
+            return -1;
+    } else {
+        const char *s = lx->p;
+        while (is_atext((unsigned char)*lx->p) || *lx->p == '.')
+            lx->p++;
+        if (ebuf_append(out, s, (size_t)(lx->p - s)))
+            return -1;
+    }
+    if (*lx->p != '@')
+        return -1;
+    const char *s = lx->p++;
+    if (*lx->p == '[') {
+        while (*lx->p && *lx->p != ']')
+            lx->p++;
+        if (*lx->p++ != ']')
+            return -1;
+    } else {
+        while (is_atext((unsigned char)*lx->p) || *lx->p == '.')
+            lx->p++;
+    }
+    if (ebuf_append(out, s, (size_t)(lx->p - s)))
+        return -1;
+    skip_cfws(lx);
+    const char *a = ebuf_str(out);
+    return lx->err || !addr_spec_valid(a, out->len) ? -1 : 0;
+}
+
+static int read_mailbox(lexer *lx, addr_list *l)
+{
+    ebuf name = {0}, spec = {0};
+    const char *start = lx->p;
+    int rc = -1;
+    int words = read_phrase(lx, &name);
+    if (words < 0)
+        goto out;
+    if (*lx->p == '<') {
+        lx->p++;
+        if (read_addr_spec(lx, &spec) || *lx->p != '>')
+            goto out;
+        lx->p++;
+        skip_cfws(lx);
+    } else {
+        /* no angle brackets: the words read were the local part */
+        lx->p = start;
+        ebuf_clear(&name);
+        if (read_addr_spec(lx, &spec))
+            goto out;
+    }
+    if (!text_valid(ebuf_str(&name), 1))
+        goto out;
+    rc = addr_list_add(l, ADDR_MAILBOX, name.data, name.len, spec.data, spec.len);
+out:
+    ebuf_free(&name);
+    ebuf_free(&spec);
+    return rc;
+}
+
+/* An address: a mailbox, or a group "name: mailbox, ...;". */
+static int read_address(lexer *lx, addr_list *l, int allow_groups)
+{
+    const char *start = lx->p;
+    ebuf name = {0};
+    int words = read_phrase(lx, &name);
+    int is_group = words > 0 && *lx->p == ':';
+    if (!is_group) {
+        ebuf_free(&name);
+        lx->p = start;
+        return words < 0 ? -1 : read_mailbox(lx, l);
+    }
+    int rc = -1;
+    lx->p++;
+    if (!allow_groups || !text_valid(ebuf_str(&name), 1) ||
+        addr_list_add(l, ADDR_GROUP_START, name.data, name.len, NULL, 0))
+        goto out;
+    skip_cfws(lx);
+    while (*lx->p != ';') {
+        if (read_mailbox(lx, l))
+            goto out;
+        if (*lx->p == ',')
+            lx->p++;
+        else if (*lx->p != ';')
+            goto out;
+        skip_cfws(lx);
+    }
+    lx->p++;
+    skip_cfws(lx);
+    rc = addr_list_add(l, ADDR_GROUP_END, NULL, 0, NULL, 0);
+out:
+    ebuf_free(&name);
+    return rc;
+}
+
+int addr_list_parse(addr_list *l, const char *text, int allow_groups)
+{
+    if (!text_valid(text, 1))
+        return ESMTP_EINVAL;
+    size_t keep = l->n;
+    lexer lx = {text, {0}, 0};
+    int any = 0;
+    for (;;) {
+        skip_cfws(&lx);
+        if (!*lx.p)
+            break;
+        if (*lx.p == ',') { /* empty list elements are allowed (obs-addr-list) */
+            lx.p++;
+            continue;
+        }
+        if (read_address(&lx, l, allow_groups) || lx.err)
+            goto fail;
+        any = 1;
+        if (*lx.p == ',')
+            lx.p++;
+        else if (*lx.p)
+            goto fail;
+    }
+    if (any)
+        return 0;
+fail:
+    addr_list_truncate(l, keep);
+    return ESMTP_EINVAL;
+}
+
+/* --------------------------------------------------------------- writing */
+
+void hw_addresses(hdrw *w, const addr_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const mime_addr *a = &l->v[i];
+        if (a->kind == ADDR_GROUP_END) {
+            hw_glue(w, ";", 1);
+        } else if (a->kind == ADDR_GROUP_START) {
+            hw_phrase(w, a->name ? a->name : "");
+            hw_glue(w, ":", 1);
+        } else {
+            size_t n = strlen(a->addr);
+            char *tok = malloc(n + 3);
+            if (!tok) {
+                w->err = ESMTP_ENOMEM;
+                return;
+            }
+            if (a->name) {
+                hw_phrase(w, a->name);
+                tok[0] = '<';
+                memcpy(tok + 1, a->addr, n);
+                tok[n + 1] = '>';
+                hw_token(w, tok, n + 2);
+            } else {
+                hw_token(w, a->addr, n);
+            }
+            free(tok);
+        }
+        /* a comma between list elements; a group's members are separated
+         * the same way, and nothing follows its last member but ';' */
+        int next_is_member = i + 1 < l->n && l->v[i + 1].kind != ADDR_GROUP_END;
+        if (next_is_member && a->kind != ADDR_GROUP_START)
+            hw_glue(w, ",", 1);
+    }
+}

@@ -384,7 +384,9 @@ void hw_phrase(hdrw *w, const char *utf8)
 
 /* ----------------------------------------------------------- RFC 2231 */
 
-#define PARAM_CHUNK 60   /* characters of value per continuation */
+/* Characters of value per parameter: with its name and a continuation
+ * number a parameter still fits on a folded line. */
+#define PARAM_CHUNK 50
 
 /* attribute-char (RFC 2231 section 7): token characters except * ' % */
 static int attr_char(unsigned char c)

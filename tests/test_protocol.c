@@ -682,6 +682,124 @@ START_TEST(starttls_optional_goes_on_in_clear)
 }
 END_TEST
 
+static void auth_rig(rig *g, int allow_plaintext)
+{
+    rig_init(g);
+    esmtp_session_set_auth(g->s, "user", "pass");
+    esmtp_session_set_allow_plaintext_auth(g->s, allow_plaintext);
+    add(g, "s@x.test", A, "one\r\n");
+}
+
+START_TEST(auth_refuses_password_in_clear)
+{
+    rig g;
+    auth_rig(&g, 0);
+    esmtp_message *m = esmtp_session_message(g.s, 0);
+    greet(&g, "250-mail.test\r\n250 AUTH PLAIN LOGIN CRAM-MD5\r\n");
+    expect_out(&g, "QUIT\r\n");
+    ck_assert_int_eq(feed(&g, "221 bye\r\n"), ESMTP_ENOMECH);
+    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "need TLS"));
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
+    rig_free(&g);
+
+    auth_rig(&g, 0);
+    greet(&g, "250-mail.test\r\n250 PIPELINING\r\n");
+    expect_out(&g, "QUIT\r\n");
+    ck_assert_int_eq(feed(&g, "221 bye\r\n"), ESMTP_ENOMECH);
+    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "does not offer AUTH"));
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(auth_plain_redacted_then_mail)
+{
+    rig g;
+    auth_rig(&g, 1);
+    greet(&g, "250-mail.test\r\n250-PIPELINING\r\n250 AUTH PLAIN LOGIN\r\n");
+    expect_out(&g, "AUTH PLAIN AHVzZXIAcGFzcw==\r\n");
+    feed(&g, "235 2.7.0 ok\r\n");
+    ck_assert_int_eq(g.events[ESMTP_EVENT_AUTHENTICATED], 1);
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
+    const char *t = ebuf_str(&g.transcript);
+    ck_assert_ptr_nonnull(strstr(t, "C:AUTH PLAIN <redacted>\n"));
+    ck_assert_ptr_null(strstr(t, "AHVzZXIAcGFzcw=="));
+    rig_free(&g);
+
+    auth_rig(&g, 1);
+    esmtp_session_set_transcript_secrets(g.s, 1);
+    greet(&g, "250-mail.test\r\n250 AUTH LOGIN\r\n");
+    expect_out(&g, "AUTH LOGIN\r\n");
+    feed(&g, "334 VXNlcm5hbWU6\r\n");
+    expect_out(&g, "dXNlcg==\r\n");
+    feed(&g, "334 UGFzc3dvcmQ6\r\n");
+    expect_out(&g, "cGFzcw==\r\n");
+    ck_assert_ptr_nonnull(strstr(ebuf_str(&g.transcript), "C:cGFzcw==\n"));
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(auth_failure_stops_with_the_reply)
+{
+    rig g;
+    auth_rig(&g, 1);
+    esmtp_message *m = esmtp_session_message(g.s, 0);
+    greet(&g, "250-mail.test\r\n250 AUTH PLAIN\r\n");
+    free(drain(&g));
+    feed(&g, "535 5.7.8 Authentication credentials invalid\r\n");
+    expect_out(&g, "QUIT\r\n");
+    ck_assert_int_eq(feed(&g, "221 bye\r\n"), ESMTP_EAUTH);
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_PERMFAIL);
+    ck_assert_int_eq(esmtp_message_code(m), 535);
+    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "535 5.7.8 Authentication credentials invalid"));
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(auth_bad_challenge_is_cancelled)
+{
+    rig g;
+    auth_rig(&g, 1);
+    esmtp_session_set_auth_mechanisms(g.s, "SCRAM-SHA-256");
+    greet(&g, "250-mail.test\r\n250 AUTH SCRAM-SHA-256\r\n");
+    free(drain(&g));
+    feed(&g, "334 bm90IHNjcmFt\r\n"); /* "not scram" */
+    expect_out(&g, "*\r\n");
+    feed(&g, "501 5.0.0 cancelled\r\n");
+    expect_out(&g, "QUIT\r\n");
+    ck_assert_int_eq(feed(&g, "221 bye\r\n"), ESMTP_EAUTH);
+    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "cancelled"));
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(providers)
+{
+    const char *host, *mechs;
+    unsigned int port;
+    esmtp_tls_mode mode;
+    ck_assert_int_eq(esmtp_provider_find("QQ", &host, &port, &mode, &mechs), 0);
+    ck_assert_str_eq(host, "smtp.qq.com");
+    ck_assert_uint_eq(port, 465);
+    ck_assert_int_eq(mode, ESMTP_TLS_IMPLICIT);
+    ck_assert_int_eq(esmtp_provider_find("outlook", &host, &port, &mode, NULL), 0);
+    ck_assert_uint_eq(port, 587);
+    ck_assert_int_eq(mode, ESMTP_TLS_STARTTLS);
+    const char *names[] = {"163", "126", "gmail", "yahoo", "icloud"};
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_int_eq(esmtp_provider_find(names[i], NULL, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(esmtp_provider_find("nosuch", NULL, NULL, NULL, NULL), ESMTP_EINVAL);
+
+    esmtp_session *s;
+    esmtp_session_new(&s);
+    ck_assert_int_eq(esmtp_session_use_provider(s, "163"), 0);
+    ck_assert_str_eq(s->host, "smtp.163.com");
+    ck_assert_int_eq(session_tls_mode(s), ESMTP_TLS_IMPLICIT);
+    ck_assert_str_eq(s->auth_mechs, "LOGIN,PLAIN");
+    ck_assert_int_eq(esmtp_session_use_provider(s, "nosuch"), ESMTP_EINVAL);
+    esmtp_session_free(s);
+}
+END_TEST
+
 static Suite *protocol_suite(void)
 {
     Suite *s = suite_create("protocol");
@@ -714,6 +832,11 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, starttls_injection_is_refused);
     tcase_add_test(tc, starttls_required_but_missing_stops_before_mail);
     tcase_add_test(tc, starttls_optional_goes_on_in_clear);
+    tcase_add_test(tc, auth_refuses_password_in_clear);
+    tcase_add_test(tc, auth_plain_redacted_then_mail);
+    tcase_add_test(tc, auth_failure_stops_with_the_reply);
+    tcase_add_test(tc, auth_bad_challenge_is_cancelled);
+    tcase_add_test(tc, providers);
     suite_add_tcase(s, tc);
     return s;
 }

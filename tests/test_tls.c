@@ -412,6 +412,25 @@ START_TEST(external_with_client_certificate)
 }
 END_TEST
 
+/* With a password and TLS 1.3, the strongest choice is SCRAM with
+ * tls-exporter channel binding. */
+START_TEST(scram_plus_is_the_default_choice)
+{
+    seen w;
+    char *to = itest_mailbox("plus", "example.org");
+    esmtp_session *s = tls_session("localhost", "AIOSMTPD_AUTH_PORT", ESMTP_TLS_STARTTLS, &w);
+    esmtp_session_set_auth(s, itest_env("SASL_USER"), itest_env("SASL_PASSWORD"));
+    esmtp_message *m = simple_message(s, to);
+    ck_assert_msg(itest_drive(s, _i) == 0, "%s", esmtp_session_detail(s));
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_OK);
+    ck_assert_ptr_nonnull(strstr(w.transcript, "C: AUTH SCRAM-SHA-256-PLUS "));
+    no_secret(w.transcript, itest_env("SASL_USER"), itest_env("SASL_PASSWORD"));
+    expect_delivered_to_aiosmtpd(to);
+    free(to);
+    esmtp_session_free(s);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
     Suite *s = suite_create("tls");
@@ -430,6 +449,7 @@ static Suite *tls_suite(void)
     tcase_add_loop_test(tc, bad_password_stops_with_server_reply, 0, 2);
     tcase_add_loop_test(tc, oauth_mechanisms, 0, 2);
     tcase_add_loop_test(tc, external_with_client_certificate, 0, 2);
+    tcase_add_loop_test(tc, scram_plus_is_the_default_choice, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

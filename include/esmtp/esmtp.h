@@ -266,6 +266,27 @@ ESMTP_EXTERN int esmtp_session_set_oauth_token_cb(esmtp_session *session, esmtp_
  */
 ESMTP_EXTERN int esmtp_session_set_transcript_secrets(esmtp_session *session, int show);
 
+/* ------------------------------------------------------------- providers */
+
+/**
+ * Looks up a mail provider's submission settings by name (case-insensitive):
+ * "qq", "163", "126", "gmail", "outlook" (Microsoft 365), "yahoo", "icloud".
+ * Any out argument may be NULL. The strings are static. mechanisms is the
+ * order of SASL mechanisms the provider prefers. Returns 0, or ESMTP_EINVAL
+ * for an unknown name.
+ */
+ESMTP_EXTERN int esmtp_provider_find(const char *name, const char **host, unsigned int *port,
+                                     esmtp_tls_mode *mode, const char **mechanisms);
+
+/**
+ * Configures the session for a provider (see esmtp_provider_find()): server,
+ * port, TLS mode and mechanism order. Credentials are still the caller's:
+ * QQ Mail, 163 and 126 want the authorisation code from their web settings
+ * instead of the web password; Gmail and Outlook want an app password or an
+ * OAuth 2.0 token.
+ */
+ESMTP_EXTERN int esmtp_session_use_provider(esmtp_session *session, const char *name);
+
 /* ------------------------------------------------------------- callbacks */
 
 /** Progress events, reported through esmtp_progress_cb. */

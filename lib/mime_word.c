@@ -430,15 +430,17 @@ void hw_filename(hdrw *w, const char *utf8)
             utf8[i] == '\\')
             plain = 0;
     char tok[PARAM_CHUNK + 32];
-    char fb[PARAM_CHUNK + 1];
-    ascii_fallback(utf8, fb, sizeof fb);
-    size_t k = (size_t)snprintf(tok, sizeof tok, "filename=\"%s\"", plain ? utf8 : fb);
-    hw_glue(w, ";", 1);
-    hw_token(w, tok, k);
-    if (plain)
+    size_t k;
+    if (plain) {
+        k = (size_t)snprintf(tok, sizeof tok, "filename=\"%s\"", utf8);
+        hw_glue(w, ";", 1);
+        hw_token(w, tok, k);
         return;
+    }
     /* filename*=UTF-8''%XX..., split into filename*0*, *1*, ... when long;
-     * a segment never ends inside a character. */
+     * a segment never ends inside a character. It comes before the ASCII
+     * fallback: readers that take the first of the two (Python's email)
+     * then get the real name, and old ones ignore it. */
     size_t total = 0;
     const unsigned char *s = (const unsigned char *)utf8;
     for (size_t i = 0; i < n; i++)
@@ -477,4 +479,9 @@ void hw_filename(hdrw *w, const char *utf8)
         hw_glue(w, ";", 1);
         hw_token(w, tok, k);
     }
+    char fb[PARAM_CHUNK + 1];
+    ascii_fallback(utf8, fb, sizeof fb);
+    k = (size_t)snprintf(tok, sizeof tok, "filename=\"%s\"", fb);
+    hw_glue(w, ";", 1);
+    hw_token(w, tok, k);
 }

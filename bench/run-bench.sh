@@ -8,9 +8,13 @@
 #   ESMTP_BENCH_PORT  the first port to try (default 42700); the next ones
 #                     are tried while a port is taken
 #   SMTP_SINK         the smtp-sink program (default: from PATH or /usr/sbin)
-#   ESMTP_BENCH_CPUS  "S,B": pin smtp-sink to CPU S and the benchmark to CPU B
-#                     with taskset (e.g. "0,0" same CPU, "0,1" two CPUs);
-#                     unset (the default): the scheduler decides
+#   ESMTP_BENCH_CPUS  where smtp-sink and the benchmark run (with taskset):
+#                     "S,B"  smtp-sink on CPU S, the benchmark on CPU B
+#                            ("0,0" one CPU for both, "0,1" one CPU each);
+#                     "none" wherever the scheduler puts them;
+#                     "auto" (the default) both on the last CPU, or "none"
+#                            without taskset. Sharing one CPU gives figures
+#                            that repeat; see docs/benchmarks.md.
 #   ESMTP_BENCH_COUNT, ESMTP_BENCH_REPEAT are read by bench_send itself.
 #
 # Exits with the benchmark's status, or 77 (skip) without smtp-sink.
@@ -40,23 +44,32 @@ if [ "$(id -u)" = 0 ]; then
     user_opt=(-u nobody)
 fi
 
+cpus=${ESMTP_BENCH_CPUS:-auto}
+if [ "$cpus" = auto ]; then
+    if command -v taskset >/dev/null 2>&1 && command -v nproc >/dev/null 2>&1; then
+        last=$(($(nproc) - 1))
+        cpus="$last,$last"
+    else
+        cpus=none
+    fi
+fi
 sink_pin=()
 bench_pin=()
-if [ -n "${ESMTP_BENCH_CPUS:-}" ]; then
-    case $ESMTP_BENCH_CPUS in
-    [0-9]*,[0-9]*) ;;
-    *)
-        echo "run-bench: ESMTP_BENCH_CPUS must look like 0,1" >&2
-        exit 2
-        ;;
-    esac
+case $cpus in
+none) ;;
+[0-9]*,[0-9]*)
     if ! command -v taskset >/dev/null 2>&1; then
-        echo "run-bench: ESMTP_BENCH_CPUS needs taskset (util-linux)" >&2
+        echo "run-bench: ESMTP_BENCH_CPUS=$cpus needs taskset (util-linux)" >&2
         exit 2
     fi
-    sink_pin=(taskset -c "${ESMTP_BENCH_CPUS%%,*}")
-    bench_pin=(taskset -c "${ESMTP_BENCH_CPUS#*,}")
-fi
+    sink_pin=(taskset -c "${cpus%%,*}")
+    bench_pin=(taskset -c "${cpus#*,}")
+    ;;
+*)
+    echo "run-bench: ESMTP_BENCH_CPUS must be auto, none or S,B (e.g. 0,1)" >&2
+    exit 2
+    ;;
+esac
 
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/esmtp-bench.XXXXXX") || exit 1
 sink_pid=
@@ -110,7 +123,12 @@ if [ -z "$sink_pid" ]; then
     exit 1
 fi
 
-echo "run-bench: smtp-sink (pid $sink_pid) on 127.0.0.1:$port${ESMTP_BENCH_CPUS:+, CPUs (sink,bench) $ESMTP_BENCH_CPUS}"
+if [ "$cpus" = none ]; then
+    where="not pinned to CPUs"
+else
+    where="smtp-sink on CPU ${cpus%%,*}, benchmark on CPU ${cpus#*,}"
+fi
+echo "run-bench: smtp-sink (pid $sink_pid) on 127.0.0.1:$port; $where"
 "${bench_pin[@]}" "$bench" --port "$port" "$@"
 status=$?
 # The connection used to probe the port counts as a session too.

@@ -9,6 +9,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdint.h>
@@ -16,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <esmtp/esmtp.h>
 
@@ -25,7 +28,7 @@ static const char *progname = "esmtp-send";
 enum {
     RC_OK = 0,
     RC_USAGE = 64,       /* EX_USAGE: bad command line */
-    RC_NOINPUT = 66,     /* EX_NOINPUT: the message file cannot be read */
+    RC_NOINPUT = 66,     /* EX_NOINPUT: the message, password or token file cannot be read */
     RC_UNAVAILABLE = 69, /* EX_UNAVAILABLE: failed permanently */
     RC_OSERR = 71,       /* EX_OSERR: local system error (out of memory) */
     RC_TEMPFAIL = 75     /* EX_TEMPFAIL: failed temporarily or outcome unknown */
@@ -34,10 +37,14 @@ enum {
 static void short_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: %s --server HOST[:PORT] --from ADDR --to ADDR [--to ADDR ...]\n"
+            "Usage: %s {--server HOST[:PORT] | --provider NAME [--server ...]}\n"
+            "       --from ADDR --to ADDR [--to ADDR ...]\n"
             "       [--message FILE] [--timeout SECONDS] [--helo NAME]\n"
-            "       [--no-pipelining] [--trace] [--tls MODE] [--cafile FILE]\n"
-            "       [--cert FILE --key FILE] [--pin SHA256] [--insecure]\n",
+            "       [--no-pipelining] [--trace [--show-secrets]] [--tls MODE]\n"
+            "       [--cafile FILE] [--cert FILE --key FILE] [--pin SHA256] [--insecure]\n"
+            "       [--user NAME [--password-file FILE | --password-env VAR]\n"
+            "                    [--oauth-token-file FILE | --oauth-token-cmd CMD]]\n"
+            "       [--auth MECH[,MECH...]] [--allow-plaintext-auth]\n",
             progname);
 }
 
@@ -70,8 +77,34 @@ static void help(void)
           "  --pin SHA256          trust the server key whose SubjectPublicKeyInfo has this\n"
           "                        base64 SHA-256 (the host name must still match)\n"
           "  --insecure            INSECURE: accept any certificate (tests only)\n"
+          "  --provider NAME       use a provider's server, port, TLS mode and mechanism\n"
+          "                        order: qq, 163, 126, gmail, outlook, yahoo or icloud.\n"
+          "                        --server, --tls and --auth given as well win over it\n"
+          "                        (a --server without a port keeps the provider's port)\n"
+          "  --user NAME           log in (SMTP AUTH) as NAME\n"
+          "  --password-file FILE  the password is the first line of FILE\n"
+          "  --password-env VAR    the password is the value of environment variable VAR\n"
+          "                        (there is no option that takes the password itself:\n"
+          "                        command lines are visible to other users)\n"
+          "  --oauth-token-file FILE  an OAuth 2.0 bearer token (XOAUTH2, OAUTHBEARER):\n"
+          "                        the first line of FILE\n"
+          "  --oauth-token-cmd CMD  run CMD with /bin/sh -c whenever a token is needed;\n"
+          "                        the first line it prints is the token, and a non-zero\n"
+          "                        exit status aborts the session (its standard input\n"
+          "                        is /dev/null when the message comes from there)\n"
+          "  --auth MECH[,MECH...]  the SASL mechanisms to consider, in order (e.g.\n"
+          "                        PLAIN,LOGIN or XOAUTH2); default: the strongest that\n"
+          "                        both sides support. EXTERNAL (the client certificate)\n"
+          "                        is used only when listed here\n"
+          "  --allow-plaintext-auth  allow mechanisms that reveal the password or token\n"
+          "                        (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER) on an\n"
+          "                        unencrypted connection\n"
           "  --trace               show the SMTP dialogue on standard error: 'C: ' for\n"
-          "                        commands, 'S: ' for replies, '-- ' for notes\n"
+          "                        commands, 'S: ' for replies, '-- ' for notes; what the\n"
+          "                        client sends during AUTH is shown as <redacted>\n"
+          "  --show-secrets        with --trace, show the AUTH lines as sent: they carry\n"
+          "                        the password (or token) in base64, which anyone who\n"
+          "                        sees the output can decode\n"
           "  --help                show this text\n"
           "  --version             show the version\n"
           "\n"
@@ -79,6 +112,13 @@ static void help(void)
           "announced (SIZE=) and 8-bit content is declared (BODY=8BITMIME). Standard\n"
           "input is not scanned and must therefore be 7-bit ASCII: send 8-bit messages\n"
           "with --message FILE.\n"
+          "\n"
+          "Logging in: port 465 speaks implicit TLS (TLS from the first byte), port 587\n"
+          "STARTTLS; the default --tls follows the port. QQ Mail, 163 and 126 want the\n"
+          "authorisation code from their web settings (POP3/SMTP service), not the web\n"
+          "password. Gmail and Outlook want an app password or an OAuth 2.0 token\n"
+          "(--oauth-token-file or --oauth-token-cmd). A wrong password is a permanent\n"
+          "failure (69).\n"
           "\n"
           "Output: one line per recipient on standard output,\n"
           "  ADDRESS: STATUS CODE [ENHANCED-CODE] TEXT\n"
@@ -90,12 +130,14 @@ static void help(void)
           "Exit status (sysexits.h):\n"
           "   0  every recipient accepted the message\n"
           "  64  usage error: bad option, missing or invalid argument (EX_USAGE)\n"
-          "  66  the message file cannot be opened or read (EX_NOINPUT)\n"
+          "  66  the message, password or token file cannot be opened or read\n"
+          "      (EX_NOINPUT)\n"
           "  69  not delivered to some or all recipients, and every failure is\n"
           "      permanent: do not retry (EX_UNAVAILABLE)\n"
           "  71  local system error, e.g. out of memory (EX_OSERR)\n"
           "  75  something failed temporarily, its outcome is unknown, or the session\n"
-          "      failed (no connection, timeout, 421, ...): retry later (EX_TEMPFAIL)\n",
+          "      failed (no connection, timeout, 421, TLS or certificate failure, no\n"
+          "      usable authentication mechanism, ...): retry later (EX_TEMPFAIL)\n",
           stdout);
 }
 
@@ -287,6 +329,205 @@ static int scan_body(FILE *f, uint64_t *size, int *has_8bit)
     return 0;
 }
 
+/* -------------------------------------------------------------- secrets */
+
+/* Password and token buffers: an authorisation code or app password fits
+ * easily; tokens get what the library's token callback hands over. */
+#define PASSWORD_MAX 1024
+#define TOKEN_MAX 8192
+
+/* Clears memory that held a secret; the compiler may not skip it. */
+static void wipe(void *p, size_t n)
+{
+    explicit_bzero(p, n);
+}
+
+/*
+ * Reads the first line of fd into buf (NUL-terminated, the line end and
+ * any trailing CR or LF removed; everything after the line is wiped).
+ * read(2) is used rather than stdio so that no copy of the secret is left
+ * in a stdio buffer. Returns the line's length, -1 on a read error (errno
+ * set), or -2 when the line does not fit into size - 1 bytes.
+ */
+static long read_first_line(int fd, char *buf, size_t size)
+{
+    size_t len = 0, line = 0;
+    int found = 0;
+
+    while (!found && len < size - 1) {
+        ssize_t n = read(fd, buf + len, size - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int saved = errno;
+            wipe(buf, size);
+            errno = saved;
+            return -1;
+        }
+        if (n == 0)
+            break;
+        const char *nl = memchr(buf + len, '\n', (size_t)n);
+        len += (size_t)n;
+        if (nl) {
+            line = (size_t)(nl - buf);
+            found = 1;
+        }
+    }
+    if (!found) {
+        if (len == size - 1) {
+            wipe(buf, size);
+            return -2;
+        }
+        line = len;
+    }
+    wipe(buf + line, size - line);
+    while (line > 0 && (buf[line - 1] == '\r' || buf[line - 1] == '\n'))
+        buf[--line] = '\0';
+    return (long)line;
+}
+
+/* Reads a secret from the first line of a file. Returns 0 or RC_NOINPUT
+ * (said why). */
+static int read_secret_file(const char *path, const char *what, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot open %s file %s: %s\n", progname, what, path,
+                strerror(errno));
+        return RC_NOINPUT;
+    }
+    long n = read_first_line(fd, buf, size);
+    int saved = errno;
+    close(fd);
+    if (n == -1) {
+        fprintf(stderr, "%s: cannot read %s file %s: %s\n", progname, what, path,
+                strerror(saved));
+        return RC_NOINPUT;
+    }
+    if (n == -2) {
+        fprintf(stderr, "%s: cannot read %s file %s: its first line is longer than %zu "
+                        "bytes\n", progname, what, path, size - 1);
+        return RC_NOINPUT;
+    }
+    if (n == 0) {
+        fprintf(stderr, "%s: cannot read %s file %s: its first line is empty\n", progname,
+                what, path);
+        return RC_NOINPUT;
+    }
+    return 0;
+}
+
+/* Where OAuth 2.0 tokens come from: a token read once, or a command. */
+struct token_source {
+    const char *cmd;     /* --oauth-token-cmd, or NULL */
+    int stdin_is_body;   /* the message is read from standard input */
+    char token[TOKEN_MAX]; /* --oauth-token-file's token, or "" */
+};
+
+/*
+ * Runs the token command with /bin/sh -c and reads the first line it
+ * prints into buf. Its standard error is ours; its standard input is
+ * /dev/null when the message comes from standard input, so that it cannot
+ * eat the message. Returns 0, or -1 (said why) on any failure, including
+ * a non-zero exit status.
+ */
+static int run_token_cmd(const struct token_source *t, char *buf, size_t size)
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        fprintf(stderr, "%s: --oauth-token-cmd: %s\n", progname, strerror(errno));
+        return -1;
+    }
+    fflush(stdout); /* keep our output in order with the command's */
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "%s: --oauth-token-cmd: %s\n", progname, strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        if (fds[1] != STDOUT_FILENO) {
+            if (dup2(fds[1], STDOUT_FILENO) < 0)
+                _exit(127);
+            close(fds[1]);
+        }
+        if (t->stdin_is_body) {
+            int null = open("/dev/null", O_RDONLY);
+            if (null < 0 || dup2(null, STDIN_FILENO) < 0)
+                _exit(127);
+            if (null != STDIN_FILENO)
+                close(null);
+        }
+        execl("/bin/sh", "sh", "-c", t->cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+
+    long n = read_first_line(fds[0], buf, size);
+    int read_errno = errno;
+    /* Read the rest, so that the command does not die of SIGPIPE. */
+    char rest[4096];
+    ssize_t got;
+    while ((got = read(fds[0], rest, sizeof rest)) != 0)
+        if (got < 0 && errno != EINTR)
+            break;
+    wipe(rest, sizeof rest);
+    close(fds[0]);
+
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "%s: --oauth-token-cmd: %s\n", progname, strerror(errno));
+            wipe(buf, size);
+            return -1;
+        }
+    }
+    const char *why = NULL;
+    char whybuf[64];
+    if (WIFSIGNALED(status)) {
+        snprintf(whybuf, sizeof whybuf, "was killed by signal %d", WTERMSIG(status));
+        why = whybuf;
+    } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(whybuf, sizeof whybuf, "exited with status %d",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        why = whybuf;
+    } else if (n == -1) {
+        snprintf(whybuf, sizeof whybuf, "could not be read: %s", strerror(read_errno));
+        why = whybuf;
+    } else if (n == -2) {
+        why = "printed a line too long for a token";
+    } else if (n == 0) {
+        why = "printed no token";
+    }
+    if (why) {
+        fprintf(stderr, "%s: --oauth-token-cmd %s\n", progname, why);
+        wipe(buf, size);
+        return -1;
+    }
+    return 0;
+}
+
+/* esmtp_token_cb: called before each authentication. */
+static int supply_token(esmtp_session *session, char *buf, size_t size, void *user_data)
+{
+    (void)session;
+    const struct token_source *t = user_data;
+    if (size == 0)
+        return -1;
+    if (t->cmd)
+        return run_token_cmd(t, buf, size);
+    size_t len = strlen(t->token);
+    if (len >= size) {
+        fprintf(stderr, "%s: the OAuth token is too long (%zu bytes)\n", progname, len);
+        return -1;
+    }
+    memcpy(buf, t->token, len + 1);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ main */
 
 struct options {
@@ -307,7 +548,39 @@ struct options {
     const char *key;
     const char *pin;
     int insecure;
+    int tls_given;     /* --tls was given: it wins over --provider */
+    const char *provider;
+    const char *user;
+    const char *password_file;
+    const char *password_env;
+    const char *token_file;
+    const char *token_cmd;
+    const char *auth;
+    int allow_plaintext;
+    int show_secrets;
 };
+
+/* A --auth list: SASL mechanism names (RFC 4422: 1 to 20 of A-Z, 0-9, '-',
+ * '_'; any case is accepted) separated by commas. */
+static int valid_mech_list(const char *s)
+{
+    size_t n = 0;
+    for (;; s++) {
+        if (*s == ',' || *s == '\0') {
+            if (n == 0)
+                return 0;
+            if (*s == '\0')
+                return 1;
+            n = 0;
+        } else if ((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+                   (*s >= '0' && *s <= '9') || *s == '-' || *s == '_') {
+            if (++n > 20)
+                return 0;
+        } else {
+            return 0;
+        }
+    }
+}
 
 /* --tls names, in esmtp_tls_mode order. */
 static const char *const tls_modes[] = {"default", "none", "starttls", "starttls-optional",
@@ -318,7 +591,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
     enum { OPT_SERVER = 256, OPT_FROM, OPT_TO, OPT_MESSAGE, OPT_TIMEOUT, OPT_HELO,
            OPT_TRACE, OPT_NO_PIPELINING, OPT_VERSION, OPT_TLS, OPT_CAFILE, OPT_CERT,
-           OPT_KEY, OPT_PIN, OPT_INSECURE };
+           OPT_KEY, OPT_PIN, OPT_INSECURE, OPT_PROVIDER, OPT_USER, OPT_PASSWORD_FILE,
+           OPT_PASSWORD_ENV, OPT_TOKEN_FILE, OPT_TOKEN_CMD, OPT_AUTH, OPT_ALLOW_PLAINTEXT,
+           OPT_SHOW_SECRETS };
     static const struct option longopts[] = {
         {"server", required_argument, NULL, OPT_SERVER},
         {"from", required_argument, NULL, OPT_FROM},
@@ -334,6 +609,15 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"key", required_argument, NULL, OPT_KEY},
         {"pin", required_argument, NULL, OPT_PIN},
         {"insecure", no_argument, NULL, OPT_INSECURE},
+        {"provider", required_argument, NULL, OPT_PROVIDER},
+        {"user", required_argument, NULL, OPT_USER},
+        {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+        {"password-env", required_argument, NULL, OPT_PASSWORD_ENV},
+        {"oauth-token-file", required_argument, NULL, OPT_TOKEN_FILE},
+        {"oauth-token-cmd", required_argument, NULL, OPT_TOKEN_CMD},
+        {"auth", required_argument, NULL, OPT_AUTH},
+        {"allow-plaintext-auth", no_argument, NULL, OPT_ALLOW_PLAINTEXT},
+        {"show-secrets", no_argument, NULL, OPT_SHOW_SECRETS},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -379,6 +663,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return usage_error("invalid --tls (none, starttls, starttls-optional, implicit)",
                                    optarg);
             o->tls = (esmtp_tls_mode)i;
+            o->tls_given = 1;
             break;
         }
         case OPT_CAFILE:
@@ -396,6 +681,45 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_INSECURE:
             o->insecure = 1;
             break;
+        case OPT_PROVIDER:
+            if (esmtp_provider_find(optarg, NULL, NULL, NULL, NULL) != 0)
+                return usage_error("unknown --provider (qq, 163, 126, gmail, outlook, yahoo, "
+                                   "icloud)", optarg);
+            o->provider = optarg;
+            break;
+        case OPT_USER:
+            if (!*optarg)
+                return usage_error("--user needs a name", NULL);
+            o->user = optarg;
+            break;
+        case OPT_PASSWORD_FILE:
+            o->password_file = optarg;
+            break;
+        case OPT_PASSWORD_ENV:
+            if (!*optarg || strchr(optarg, '='))
+                return usage_error("invalid --password-env (a variable name)", optarg);
+            o->password_env = optarg;
+            break;
+        case OPT_TOKEN_FILE:
+            o->token_file = optarg;
+            break;
+        case OPT_TOKEN_CMD:
+            if (!*optarg)
+                return usage_error("--oauth-token-cmd needs a command", NULL);
+            o->token_cmd = optarg;
+            break;
+        case OPT_AUTH:
+            if (!valid_mech_list(optarg))
+                return usage_error("invalid --auth (SASL mechanism names separated by commas, "
+                                   "e.g. PLAIN,LOGIN)", optarg);
+            o->auth = optarg;
+            break;
+        case OPT_ALLOW_PLAINTEXT:
+            o->allow_plaintext = 1;
+            break;
+        case OPT_SHOW_SECRETS:
+            o->show_secrets = 1;
+            break;
         case 'h':
             help();
             return RC_OK;
@@ -410,12 +734,18 @@ static int parse_args(int argc, char **argv, struct options *o)
     }
     if (optind < argc)
         return usage_error("unexpected argument", argv[optind]);
-    if (!o->server)
-        return usage_error("--server is required", NULL);
+    if (!o->server && !o->provider)
+        return usage_error("--server (or --provider) is required", NULL);
     if (!o->from)
         return usage_error("--from is required ('' for the null sender)", NULL);
     if (o->nto == 0)
         return usage_error("at least one --to is required", NULL);
+    if (o->password_file && o->password_env)
+        return usage_error("--password-file and --password-env exclude each other", NULL);
+    if (o->token_file && o->token_cmd)
+        return usage_error("--oauth-token-file and --oauth-token-cmd exclude each other", NULL);
+    if ((o->password_file || o->password_env || o->token_file || o->token_cmd) && !o->user)
+        return usage_error("a password or token needs --user", NULL);
     return -1;
 }
 
@@ -478,13 +808,27 @@ int main(int argc, char **argv)
     esmtp_message *m = NULL;
     struct body_source src = {NULL, NULL, 0};
     struct stat st;
+    static struct token_source tok; /* lives as long as the session */
     int use_stdin = !o.message || strcmp(o.message, "-") == 0;
     int rc = esmtp_session_new(&s);
-    if (rc == 0)
-        rc = esmtp_session_set_server(s, o.host, o.port);
     if (rc) {
-        status = setup_error(rc, "invalid --server", o.server);
+        status = setup_error(rc, "cannot create a session", NULL);
         goto out;
+    }
+    /* The provider's settings first, so that the options given explicitly
+     * (--server, --tls, --auth) replace them. */
+    if (o.provider && (rc = esmtp_session_use_provider(s, o.provider)) != 0) {
+        status = setup_error(rc, "unknown --provider", o.provider);
+        goto out;
+    }
+    if (o.server) {
+        unsigned int port = o.port;
+        if (port == 0 && o.provider) /* HOST alone keeps the provider's port */
+            esmtp_provider_find(o.provider, NULL, &port, NULL, NULL);
+        if ((rc = esmtp_session_set_server(s, o.host, port)) != 0) {
+            status = setup_error(rc, "invalid --server", o.server);
+            goto out;
+        }
     }
     if (o.helo && (rc = esmtp_session_set_helo_name(s, o.helo)) != 0) {
         status = setup_error(rc, "invalid --helo", o.helo);
@@ -494,7 +838,8 @@ int main(int argc, char **argv)
         esmtp_session_set_timeout(s, ESMTP_TIMEOUT_ALL, o.timeout_ms);
     if (o.no_pipelining)
         esmtp_session_set_pipelining(s, 0);
-    esmtp_session_set_tls(s, o.tls);
+    if (o.tls_given || !o.provider)
+        esmtp_session_set_tls(s, o.tls);
     esmtp_session_set_tls_insecure_no_verify(s, o.insecure);
     if ((o.cafile && (rc = esmtp_session_set_ca(s, o.cafile, NULL)) != 0) ||
         ((o.cert || o.key) && (rc = esmtp_session_set_client_cert(s, o.cert, o.key)) != 0) ||
@@ -503,6 +848,12 @@ int main(int argc, char **argv)
                                  "SHA-256)", NULL);
         goto out;
     }
+    if (o.auth && (rc = esmtp_session_set_auth_mechanisms(s, o.auth)) != 0) {
+        status = setup_error(rc, "invalid --auth", o.auth);
+        goto out;
+    }
+    esmtp_session_set_allow_plaintext_auth(s, o.allow_plaintext);
+    esmtp_session_set_transcript_secrets(s, o.show_secrets);
     if (o.trace)
         esmtp_session_set_transcript_cb(s, on_transcript, NULL);
 
@@ -518,10 +869,54 @@ int main(int argc, char **argv)
         }
     }
 
-    /* The input comes last, so that usage errors are reported first. */
+    /* Credentials and input come last, so that usage errors are reported
+     * first. The library keeps its own copy of the password: ours is wiped
+     * at once. */
+    if (o.user) {
+        char password[PASSWORD_MAX];
+        int have_password = 0;
+        if (o.password_file) {
+            status = read_secret_file(o.password_file, "password", password, sizeof password);
+            if (status != 0)
+                goto out;
+            have_password = 1;
+        } else if (o.password_env) {
+            const char *value = getenv(o.password_env);
+            size_t len = value ? strlen(value) : 0;
+            if (len == 0) {
+                status = usage_error("--password-env names an unset or empty variable",
+                                     o.password_env);
+                goto out;
+            }
+            if (len >= sizeof password) {
+                status = usage_error("the password in this --password-env variable is too "
+                                     "long", o.password_env);
+                goto out;
+            }
+            memcpy(password, value, len + 1);
+            unsetenv(o.password_env); /* --oauth-token-cmd need not see it */
+            have_password = 1;
+        }
+        rc = esmtp_session_set_auth(s, o.user, have_password ? password : NULL);
+        wipe(password, sizeof password);
+        if (rc) {
+            status = setup_error(rc, "invalid --user", o.user);
+            goto out;
+        }
+    }
+    if (o.token_file || o.token_cmd) {
+        tok.cmd = o.token_cmd;
+        tok.stdin_is_body = use_stdin;
+        if (o.token_file &&
+            (status = read_secret_file(o.token_file, "token", tok.token, sizeof tok.token)) != 0)
+            goto out;
+        esmtp_session_set_oauth_token_cb(s, supply_token, &tok);
+    }
+
     src.name = use_stdin ? "standard input" : o.message;
     src.file = use_stdin ? stdin : fopen(o.message, "rb");
-    if (!src.file || fstat(fileno(src.file), &st) != 0) {
+    if (!src.file || fstat(fileno(src.file), &st) != 0 ||
+        (!use_stdin && fcntl(fileno(src.file), F_SETFD, FD_CLOEXEC) != 0)) {
         fprintf(stderr, "%s: cannot open %s: %s\n", progname, src.name, strerror(errno));
         status = RC_NOINPUT;
         goto out;
@@ -570,11 +965,15 @@ int main(int argc, char **argv)
         if (rc == ESMTP_E8BIT && use_stdin)
             fprintf(stderr, "%s: standard input cannot be declared 8-bit in advance; "
                             "send this message with --message FILE\n", progname);
+        if (rc == ESMTP_ETLSMODE)
+            fprintf(stderr, "%s: choose the port's mode with --tls starttls or --tls implicit\n",
+                    progname);
     }
     status = outcome_exit_code(s, rc);
 
 out:
     esmtp_session_free(s);
+    wipe(tok.token, sizeof tok.token);
     if (src.file && src.file != stdin)
         fclose(src.file);
     free(o.to);

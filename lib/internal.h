@@ -57,6 +57,7 @@ struct esmtp_message {
      * the body and its declarations. Returns 0 or an ESMTP_E* code. */
     int (*prepare)(esmtp_message *m, void *ud);
     void *prepare_ud;
+    void (*prepare_free)(void *ud); /* frees prepare_ud with the message, or NULL */
 
     outcome result;
     txn_state txn;               /* the protocol engine's per-transaction state */

@@ -100,6 +100,8 @@ void message_free(esmtp_message *m)
     free(m->rcpts);
     free(m->reverse_path);
     free(m->body);
+    if (m->prepare_free)
+        m->prepare_free(m->prepare_ud);
     outcome_free(&m->result);
     free(m);
 }

@@ -629,6 +629,12 @@ static long message_body_cb(esmtp_message *m, void *buf, size_t len, void *user_
  * only if it offers 8BITMIME, and the exact size for SIZE=. The public
  * setters refuse changes while the session runs, so the declarations are
  * made directly. */
+/* The message owns an attached builder and frees it with itself. */
+static void free_attached(void *user_data)
+{
+    esmtp_mime_free(user_data);
+}
+
 static int message_prepare(esmtp_message *m, void *user_data)
 {
     esmtp_mime *mime = user_data;
@@ -684,6 +690,7 @@ int esmtp_mime_attach(esmtp_message *m, esmtp_mime *mime)
     }
     m->prepare = message_prepare;
     m->prepare_ud = mime;
+    m->prepare_free = free_attached;
     mime->attached = m;
     return 0;
 }

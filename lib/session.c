@@ -550,7 +550,7 @@ static int check_port_mode(esmtp_session *s, const unsigned char *b, size_t n)
     if (!s->tls && n >= 2 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 0x03) {
         snprintf(why, sizeof why,
                  "the server on port %u answered with TLS: it speaks implicit TLS; "
-                 "use ESMTP_TLS_IMPLICIT (esmtp-send --tls implicit)", s->port);
+                 "use ESMTP_TLS_IMPLICIT", s->port);
     } else if (s->tls && s->tls_handshaking && n >= 4 && b[0] >= '2' && b[0] <= '5' &&
                b[1] >= '0' && b[1] <= '9' && b[2] >= '0' && b[2] <= '9' &&
                (b[3] == ' ' || b[3] == '-')) {
@@ -559,8 +559,8 @@ static int check_port_mode(esmtp_session *s, const unsigned char *b, size_t n)
             len++;
         snprintf(why, sizeof why,
                  "the server on port %u sent a plain SMTP greeting (\"%.*s\") where TLS "
-                 "was expected: it speaks STARTTLS; use ESMTP_TLS_STARTTLS "
-                 "(esmtp-send --tls starttls)", s->port, (int)len, (const char *)b);
+                 "was expected: it speaks STARTTLS; use ESMTP_TLS_STARTTLS", s->port, (int)len,
+                 (const char *)b);
     } else {
         return 0;
     }
@@ -696,16 +696,20 @@ static int process_running(esmtp_session *s, int ready)
         char why[200];
         snprintf(why, sizeof why,
                  "no greeting within 1 s on port %u, which normally speaks implicit TLS: "
-                 "use ESMTP_TLS_IMPLICIT (esmtp-send --tls implicit)", s->port);
+                 "use ESMTP_TLS_IMPLICIT", s->port);
         engine_closed(e, ESMTP_ETLSMODE, why);
         return finish(s);
     }
     if (progressed) {
         s->deadline_ms = now + s->timeouts[phase];
     } else if (now >= s->deadline_ms) {
-        char why[128];
-        snprintf(why, sizeof why, "timed out after %u ms waiting for %s",
-                 s->timeouts[phase], phase_names[phase]);
+        char why[256];
+        /* A server that never said a word may be waiting for a TLS
+         * ClientHello: worth a hint. */
+        snprintf(why, sizeof why, "timed out after %u ms waiting for %s%s", s->timeouts[phase],
+                 phase_names[phase],
+                 !s->got_bytes && !s->tls ? " (if this port speaks implicit TLS, use "
+                                            "ESMTP_TLS_IMPLICIT)" : "");
         engine_closed(e, ESMTP_ETIMEOUT, why);
         return finish(s);
     }

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Tests of the command-line tools against the real test servers: esmtp-send
-(results, exit codes, transcript, input sources) and the poll() example.
+(results, exit codes, transcript, input sources, TLS, AUTH, providers) and the
+poll() example.
 
 Usage: test_cli.py ESMTP_SEND POLL_TWO_SESSIONS   (ESMTP_TEST_ENV names the
 servers' env file, as for the C integration tests).
 SPDX-License-Identifier: MIT
 """
+import base64
 import os
 import socket
 import subprocess
@@ -48,9 +50,40 @@ def recorded(rcpt, timeout=10.0):
     return None
 
 
-def send(*args, stdin=None, tls="none"):
-    return subprocess.run([SEND, "--tls", tls, *args], input=stdin, capture_output=True,
-                          timeout=60)
+def session_record(rcpt, timeout=10.0):
+    """The ID.session file the recorder wrote for rcpt's message (TLS and AUTH
+    listeners only), or None."""
+    folder = ENV["AIOSMTPD_DIR"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name in os.listdir(folder):
+            if name.endswith(".env"):
+                with open(os.path.join(folder, name)) as f:
+                    if f"RCPT <{rcpt}>" in f.read().split("\n"):
+                        with open(os.path.join(folder, name[:-4] + ".session")) as e:
+                            return e.read()
+        time.sleep(0.05)
+    return None
+
+
+def postfix_delivered(rcpt, timeout=10.0):
+    """The text of the mail Postfix delivered to rcpt (@example.org), or None."""
+    folder = os.path.join(ENV["POSTFIX_MAILDIR"], "example.org", rcpt.split("@")[0], "new")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.isdir(folder):
+            for name in os.listdir(folder):
+                with open(os.path.join(folder, name), errors="replace") as f:
+                    return f.read()
+        time.sleep(0.05)
+    return None
+
+
+def send(*args, stdin=None, tls="none", env=None):
+    """Runs esmtp-send; tls=None leaves --tls out (the tool's default)."""
+    tls_args = [] if tls is None else ["--tls", tls]
+    return subprocess.run([SEND, *tls_args, *args], input=stdin, capture_output=True,
+                          timeout=60, env=None if env is None else {**os.environ, **env})
 
 
 class EsmtpSend(unittest.TestCase):
@@ -148,6 +181,274 @@ class EsmtpSend(unittest.TestCase):
         r = send("--server", self.server("AIOSMTPD_PORT"), "--from", "s@example.org",
                  "--to", "x@example.org", "--message", "/nonexistent/message")
         self.assertEqual(r.returncode, 66)
+
+
+class TlsAndAuth(unittest.TestCase):
+    """--tls, --cafile, --user with the password and token sources, --auth,
+    --show-secrets, --provider; exit codes of TLS and AUTH failures."""
+
+    USER = ENV["SASL_USER"]
+    PASSWORD = ENV["SASL_PASSWORD"]
+    TOKEN = ENV["OAUTH_TOKEN"]
+
+    def file(self, data):
+        f = tempfile.NamedTemporaryFile(delete=False)
+        f.write(data if isinstance(data, bytes) else data.encode())
+        f.close()
+        self.addCleanup(os.unlink, f.name)
+        return f.name
+
+    def message_file(self):
+        return self.file(MESSAGE)
+
+    def password_file(self, password=None):
+        # CRLF: the tool strips it
+        return self.file(f"{self.PASSWORD if password is None else password}\r\nignored\n")
+
+    def submission(self, rcpt, *args, tls=None, env=None):
+        """Sends to Postfix submission (STARTTLS required, then AUTH)."""
+        return send("--server", f"127.0.0.1:{ENV['POSTFIX_SUBMISSION_PORT']}",
+                    "--cafile", ENV["TLS_CA_FILE"], "--from", "s@example.org", "--to", rcpt,
+                    "--message", self.message_file(), *args, tls=tls, env=env)
+
+    def oauth(self, rcpt, *args, stdin=None):
+        """Sends to the recorder's AUTH port with XOAUTH2."""
+        msg = [] if stdin is not None else ["--message", self.message_file()]
+        return send("--server", f"127.0.0.1:{ENV['AIOSMTPD_AUTH_PORT']}",
+                    "--cafile", ENV["TLS_CA_FILE"], "--from", "s@example.org", "--to", rcpt,
+                    "--user", self.USER, "--auth", "XOAUTH2", *msg, *args, tls=None,
+                    stdin=stdin)
+
+    # ------------------------------------------------------------- TLS
+
+    def test_starttls_with_cafile(self):
+        a = mailbox("starttls")
+        r = send("--server", f"localhost:{ENV['AIOSMTPD_TLS_PORT']}", "--cafile",
+                 ENV["TLS_CA_FILE"], "--from", "s@example.org", "--to", a,
+                 "--message", self.message_file(), tls=None)  # the default: STARTTLS required
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(recorded(a), WIRE)
+        session = session_record(a)
+        self.assertIn("LISTENER tls\n", session)
+        self.assertIn("TLS TLSv1.", session)
+
+    def test_implicit_tls(self):
+        a = mailbox("smtps")
+        r = send("--server", f"localhost:{ENV['AIOSMTPD_SMTPS_PORT']}", "--cafile",
+                 ENV["TLS_CA_FILE"], "--from", "s@example.org", "--to", a,
+                 "--message", self.message_file(), tls="implicit")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(recorded(a), WIRE)
+        session = session_record(a)
+        self.assertIn("LISTENER smtps\n", session)
+        self.assertIn("TLS TLSv1.", session)
+
+    def test_bad_certificates_exit_75(self):
+        for key, why in (("POSTFIX_TLS_EXPIRED_PORT", "expired"),
+                         ("POSTFIX_TLS_WRONGHOST_PORT", "hostname mismatch"),
+                         ("POSTFIX_TLS_SELFSIGNED_PORT", "self-signed")):
+            with self.subTest(key):
+                a = mailbox("cert")
+                r = send("--server", f"localhost:{ENV[key]}", "--cafile", ENV["TLS_CA_FILE"],
+                         "--from", "s@example.org", "--to", a, "--message",
+                         self.message_file(), tls="starttls")
+                self.assertEqual(r.returncode, 75, r.stderr)
+                self.assertIn(why, r.stderr.decode())
+                self.assertIn(f"{a}: tempfail 0", r.stdout.decode())
+
+    def test_implicit_tls_on_a_starttls_port_exits_75(self):
+        r = send("--server", f"127.0.0.1:{ENV['AIOSMTPD_PORT']}", "--from", "s@example.org",
+                 "--to", mailbox("mode"), "--message", self.message_file(), tls="implicit")
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertIn("STARTTLS", r.stderr.decode())
+        self.assertIn("--tls starttls", r.stderr.decode())
+
+    def test_starttls_not_offered_exits_75(self):
+        r = send("--server", f"127.0.0.1:{ENV['AIOSMTPD_PORT']}", "--from", "s@example.org",
+                 "--to", mailbox("notls"), "--message", self.message_file(), tls="starttls")
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertIn("does not offer STARTTLS", r.stderr.decode())
+
+    # ------------------------------------------------------ passwords
+
+    def test_password_file_and_the_trace_hides_it(self):
+        b64_password = base64.b64encode(self.PASSWORD.encode()).decode()
+        plain = base64.b64encode(f"\0{self.USER}\0{self.PASSWORD}".encode()).decode()
+        for mech in ("PLAIN", "LOGIN"):
+            with self.subTest(mech):
+                a = mailbox("auth")
+                r = self.submission(a, "--user", self.USER, "--password-file",
+                                    self.password_file(), "--auth", mech, "--trace")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                err = r.stderr.decode()
+                self.assertIn(f"C: AUTH {mech}", err)
+                self.assertIn("<redacted>", err)
+                self.assertIn("S: 235 ", err)
+                for secret in (self.PASSWORD, b64_password, plain):
+                    self.assertNotIn(secret, err)
+                self.assertIn(f"(Authenticated sender: {self.USER})", postfix_delivered(a))
+
+    def test_show_secrets_shows_the_auth_line(self):
+        plain = base64.b64encode(f"\0{self.USER}\0{self.PASSWORD}".encode()).decode()
+        r = self.submission(mailbox("secrets"), "--user", self.USER, "--password-file",
+                            self.password_file(), "--auth", "PLAIN", "--trace",
+                            "--show-secrets")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"C: AUTH PLAIN {plain}\n", r.stderr.decode())
+        self.assertNotIn("<redacted>", r.stderr.decode())
+
+    def test_password_env(self):
+        a = mailbox("env")
+        r = self.submission(a, "--user", self.USER, "--password-env", "ESMTP_CLI_TEST_PW",
+                            env={"ESMTP_CLI_TEST_PW": self.PASSWORD})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"(Authenticated sender: {self.USER})", postfix_delivered(a))
+
+    def test_wrong_password_exits_69(self):
+        a = mailbox("wrongpw")
+        r = self.submission(a, "--user", self.USER, "--password-file",
+                            self.password_file("not-the-password"))
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn(f"{a}: permfail 535", r.stdout.decode())
+        self.assertIn("535", r.stderr.decode())
+
+    def test_scram_sha_256(self):
+        a = mailbox("scram")
+        r = self.submission(a, "--user", self.USER, "--password-file", self.password_file(),
+                            "--auth", "SCRAM-SHA-256", "--trace")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("C: AUTH SCRAM-SHA-256", r.stderr.decode())
+        self.assertNotIn(self.PASSWORD, r.stderr.decode())
+        self.assertIn(f"(Authenticated sender: {self.USER})", postfix_delivered(a))
+
+    def test_no_auth_offered_exits_75(self):
+        # Postfix offers AUTH only after STARTTLS (ESMTP_ENOMECH)
+        r = self.submission(mailbox("noauth"), "--user", self.USER, "--password-file",
+                            self.password_file(), tls="none")
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertIn("does not offer AUTH", r.stderr.decode())
+
+    def test_no_usable_mechanism_exits_75(self):
+        # XOAUTH2 needs a token, and only a password was given (ESMTP_ENOMECH)
+        r = send("--server", f"127.0.0.1:{ENV['AIOSMTPD_AUTH_PORT']}", "--cafile",
+                 ENV["TLS_CA_FILE"], "--from", "s@example.org", "--to", mailbox("nomech"),
+                 "--message", self.message_file(), "--user", self.USER, "--password-file",
+                 self.password_file(), "--auth", "XOAUTH2", tls=None)
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertIn("no usable authentication mechanism", r.stderr.decode())
+
+    # ---------------------------------------------------------- tokens
+
+    def test_oauth_token_file(self):
+        a = mailbox("tokfile")
+        r = self.oauth(a, "--oauth-token-file", self.file(self.TOKEN + "\n"), "--trace")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("C: AUTH XOAUTH2 <redacted>", r.stderr.decode())
+        self.assertNotIn(self.TOKEN, r.stderr.decode())
+        self.assertIn(f"AUTH XOAUTH2 {self.USER}\n", session_record(a))
+
+    def test_oauth_token_cmd(self):
+        a = mailbox("tokcmd")
+        token = self.file(self.TOKEN + "\n")
+        r = self.oauth(a, "--oauth-token-cmd", f"cat '{token}'; echo second line")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"AUTH XOAUTH2 {self.USER}\n", session_record(a))
+
+    def test_oauth_token_cmd_does_not_read_the_message(self):
+        # the message comes from standard input: the command gets /dev/null
+        a = mailbox("tokstdin")
+        token = self.file(self.TOKEN + "\n")
+        r = self.oauth(a, "--oauth-token-cmd", f"cat >/dev/null; cat '{token}'", stdin=MESSAGE)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(recorded(a), WIRE)
+
+    def test_oauth_token_cmd_failing_exits_75(self):
+        a = mailbox("tokfail")
+        r = self.oauth(a, "--oauth-token-cmd", "echo ya29.whatever; exit 3")
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertIn("--oauth-token-cmd exited with status 3", r.stderr.decode())
+        self.assertIn(f"{a}: tempfail 0", r.stdout.decode())
+
+    def test_wrong_token_exits_69(self):
+        a = mailbox("badtoken")
+        r = self.oauth(a, "--oauth-token-cmd", "echo ya29.wrong")
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn(f"{a}: permfail 535", r.stdout.decode())
+
+    # ------------------------------------------------ usage and input
+
+    def test_credential_usage_errors_exit_64(self):
+        server = f"127.0.0.1:{ENV['AIOSMTPD_PORT']}"
+        base = ["--server", server, "--from", "s@example.org", "--to", "x@example.org",
+                "--message", self.message_file()]
+        pw = self.password_file()
+        cases = {
+            "both password sources": ["--user", self.USER, "--password-file", pw,
+                                      "--password-env", "HOME"],
+            "password without user": ["--password-file", pw],
+            "password env without user": ["--password-env", "HOME"],
+            "token without user": ["--oauth-token-file", pw],
+            "both token sources": ["--user", self.USER, "--oauth-token-file", pw,
+                                   "--oauth-token-cmd", "true"],
+            "unset variable": ["--user", self.USER, "--password-env",
+                               "ESMTP_CLI_TEST_SURELY_UNSET"],
+            "bad mechanism list": ["--auth", "PLAIN,,LOGIN"],
+            "unknown provider": ["--provider", "nosuch"],
+            "no password option": ["--password", "secret"],
+        }
+        for name, extra in cases.items():
+            with self.subTest(name):
+                r = send(*base, *extra)
+                self.assertEqual(r.returncode, 64, r.stderr)
+                self.assertEqual(r.stdout, b"")
+
+    def test_unreadable_secret_files_exit_66(self):
+        base = ["--server", f"127.0.0.1:{ENV['AIOSMTPD_PORT']}", "--from", "s@example.org",
+                "--to", "x@example.org", "--message", self.message_file(), "--user", self.USER]
+        for extra in (["--password-file", "/nonexistent/password"],
+                      ["--password-file", tempfile.gettempdir()],
+                      ["--password-file", self.file(b"\n")],
+                      ["--oauth-token-file", "/nonexistent/token"]):
+            with self.subTest(extra):
+                r = send(*base, *extra)
+                self.assertEqual(r.returncode, 66, r.stderr)
+                self.assertEqual(r.stdout, b"")
+
+    # ------------------------------------------------------- providers
+
+    def test_provider_with_explicit_overrides(self):
+        # qq means smtp.qq.com:465 with implicit TLS: the explicit options win
+        a = mailbox("provider")
+        r = send("--provider", "qq", "--server", f"127.0.0.1:{ENV['AIOSMTPD_PORT']}",
+                 "--from", "s@example.org", "--to", a, "--message", self.message_file(),
+                 tls="none")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(recorded(a), WIRE)
+
+    def test_provider_tls_mode_applies_without_tls(self):
+        # no --tls: qq's implicit TLS stays, and the plain port is diagnosed
+        r = send("--provider", "qq", "--server", f"127.0.0.1:{ENV['AIOSMTPD_PORT']}",
+                 "--from", "s@example.org", "--to", mailbox("provtls"),
+                 "--message", self.message_file(), tls=None)
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertIn("STARTTLS", r.stderr.decode())
+
+    def test_provider_makes_server_optional(self):
+        # no network: stops at the missing --from, not at a missing --server
+        r = send("--provider", "gmail", "--to", "x@example.org", tls=None)
+        self.assertEqual(r.returncode, 64)
+        self.assertIn("--from is required", r.stderr.decode())
+        self.assertNotIn("--server", r.stderr.decode().splitlines()[0])
+
+    def test_help_covers_auth(self):
+        r = send("--help", tls=None)
+        self.assertEqual(r.returncode, 0)
+        out = r.stdout.decode()
+        for expected in ("--user", "--password-file", "--password-env", "--oauth-token-file",
+                         "--oauth-token-cmd", "--auth", "--allow-plaintext-auth", "--provider",
+                         "--show-secrets", "base64", "465", "587", "authorisation code",
+                         "app password"):
+            self.assertIn(expected, out)
 
 
 class PollExample(unittest.TestCase):

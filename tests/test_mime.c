@@ -774,8 +774,7 @@ START_TEST(attach_envelope)
     char buf[8192];
     long n = msg->read_cb(msg, buf, sizeof buf, msg->read_ud);
     ck_assert_int_eq(n, (long)msg->declared_size);
-    esmtp_session_free(s);
-    esmtp_mime_free(m);
+    esmtp_session_free(s); /* frees the attached builder too */
 }
 END_TEST
 

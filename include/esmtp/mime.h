@@ -276,9 +276,10 @@ ESMTP_EXTERN int esmtp_mime_part_add_header(esmtp_mime_part *part, const char *n
  * The encodings and the exact size are chosen when the session prepares
  * the message, once it knows whether the server offers 8BITMIME.
  *
- * mime stays owned by the caller, who must keep it, unchanged, until the
- * session is freed, and then free it. A builder can be attached to one
- * message at a time. ESMTP_EINVAL when there is no From address.
+ * On success the message owns mime: it is freed with the session, and the
+ * caller must neither change nor free it. On failure it stays the caller's.
+ * A builder can be attached to one message only. ESMTP_EINVAL when there is
+ * no From address.
  */
 ESMTP_EXTERN int esmtp_mime_attach(esmtp_message *message, esmtp_mime *mime);
 

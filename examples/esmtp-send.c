@@ -1,10 +1,12 @@
 /*
  * esmtp-send: a small sendmail-like tool built on esmtp's public API only.
  *
- * Sends one complete RFC 5322 message, read from a file or from standard
- * input, to the given envelope recipients through one SMTP server, and
- * prints one result line per recipient. The body is streamed, so a message
- * of any size is sent in constant memory.
+ * Sends one message to the given envelope recipients through one SMTP
+ * server, and prints one result line per recipient. The message is either
+ * complete already (RFC 5322, read from a file or from standard input) or
+ * built from options (subject, text and HTML bodies, attachments, inline
+ * parts) with esmtp's MIME builder. Either way the body is streamed, so a
+ * message of any size is sent in constant memory.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include <esmtp/esmtp.h>
+#include <esmtp/mime.h>
 
 static const char *progname = "esmtp-send";
 
@@ -28,7 +31,8 @@ static const char *progname = "esmtp-send";
 enum {
     RC_OK = 0,
     RC_USAGE = 64,       /* EX_USAGE: bad command line */
-    RC_NOINPUT = 66,     /* EX_NOINPUT: the message, password or token file cannot be read */
+    RC_DATAERR = 65,     /* EX_DATAERR: a --text or --html file is not UTF-8 */
+    RC_NOINPUT = 66,     /* EX_NOINPUT: an input, password or token file cannot be read */
     RC_UNAVAILABLE = 69, /* EX_UNAVAILABLE: failed permanently */
     RC_OSERR = 71,       /* EX_OSERR: local system error (out of memory) */
     RC_TEMPFAIL = 75     /* EX_TEMPFAIL: failed temporarily or outcome unknown */
@@ -39,7 +43,11 @@ static void short_usage(FILE *out)
     fprintf(out,
             "Usage: %s {--server HOST[:PORT] | --provider NAME [--server ...]}\n"
             "       --from ADDR --to ADDR [--to ADDR ...]\n"
-            "       [--message FILE] [--timeout SECONDS] [--helo NAME]\n"
+            "       [--message FILE |\n"
+            "        [--subject TEXT] [--text FILE] [--html FILE] [--attach FILE ...]\n"
+            "        [--inline CID=FILE ...] [--cc ADDR ...] [--bcc ADDR ...]\n"
+            "        [--header 'NAME: VALUE' ...]]\n"
+            "       [--timeout SECONDS] [--helo NAME]\n"
             "       [--no-pipelining] [--trace [--show-secrets]] [--tls MODE]\n"
             "       [--cafile FILE] [--cert FILE --key FILE] [--pin SHA256] [--insecure]\n"
             "       [--user NAME [--password-file FILE | --password-env VAR]\n"
@@ -52,19 +60,48 @@ static void help(void)
 {
     short_usage(stdout);
     fputs("\n"
-          "Sends one complete RFC 5322 message (headers, blank line, body) to the\n"
-          "given envelope recipients through one SMTP server. The message is read\n"
-          "from FILE, or from standard input without --message, and is streamed:\n"
-          "its size does not matter. Line ends may be CRLF, LF or CR.\n"
+          "Sends one message to the given envelope recipients through one SMTP\n"
+          "server. Either the message is complete already (RFC 5322: headers, blank\n"
+          "line, body), read from FILE or from standard input without --message,\n"
+          "with line ends CRLF, LF or CR; or esmtp-send builds it (MIME) when any of\n"
+          "--subject, --text, --html, --attach or --inline is given. Either way it is\n"
+          "streamed: its size does not matter.\n"
           "\n"
           "Options:\n"
           "  --server HOST[:PORT]  the SMTP server: a host name, an IPv4 address, or an\n"
           "                        IPv6 address in brackets ([::1] or [::1]:2525; a bare\n"
           "                        ::1 without a port works too). The port defaults to 25.\n"
           "  --from ADDR           envelope sender (MAIL FROM), without angle brackets;\n"
-          "                        '' gives the null sender <>\n"
-          "  --to ADDR             envelope recipient (RCPT TO); repeat for more\n"
+          "                        '' gives the null sender <>. A built message has it\n"
+          "                        as its From header too (so it cannot be '' then)\n"
+          "  --to ADDR             envelope recipient (RCPT TO); repeat for more. A built\n"
+          "                        message lists them in its To header\n"
           "  --message FILE        read the message from FILE ('-' is standard input)\n"
+          "\n"
+          "Building the message (instead of --message or standard input):\n"
+          "  --subject TEXT        the Subject (UTF-8; encoded as RFC 2047 needs)\n"
+          "  --text FILE           the plain-text body (UTF-8; any line ends)\n"
+          "  --html FILE           the HTML body (UTF-8); with --text the two become\n"
+          "                        alternatives (multipart/alternative)\n"
+          "  --attach FILE         attach FILE under its own name (UTF-8 names work); its\n"
+          "                        content type is guessed from the extension. Repeat\n"
+          "                        for more. The file is read while sending, so it must\n"
+          "                        not change until esmtp-send ends\n"
+          "  --inline CID=FILE     a part the HTML shows as <img src=\"cid:CID\">, e.g.\n"
+          "                        --inline logo@example.org=logo.png: CID has the form\n"
+          "                        of a Message-ID without angle brackets (LEFT@RIGHT);\n"
+          "                        the first '=' ends it. Repeat for more\n"
+          "  --cc ADDR             a recipient listed in the Cc header; repeat for more\n"
+          "  --bcc ADDR            a recipient named in no header (envelope only); repeat\n"
+          "                        for more\n"
+          "  --header 'NAME: VALUE'  add a header field (UTF-8 value), e.g.\n"
+          "                        'X-Campaign: q3'; repeat for more. The fields these\n"
+          "                        options write (From, To, Cc, Subject, Date,\n"
+          "                        Message-ID, MIME-Version, Content-*, ...) are refused\n"
+          "  Date and Message-ID are made up when the message is sent. --cc, --bcc and\n"
+          "  --header need one of the five options above.\n"
+          "\n"
+          "Connection and login:\n"
           "  --timeout SECONDS     time limit for every protocol phase (default: those of\n"
           "                        RFC 5321, e.g. 5 minutes for a command reply)\n"
           "  --helo NAME           the name to send in EHLO/HELO\n"
@@ -111,7 +148,9 @@ static void help(void)
           "A message file is scanned once before sending, so that its size is\n"
           "announced (SIZE=) and 8-bit content is declared (BODY=8BITMIME). Standard\n"
           "input is not scanned and must therefore be 7-bit ASCII: send 8-bit messages\n"
-          "with --message FILE.\n"
+          "with --message FILE. A built message is scanned likewise, and its parts\n"
+          "are encoded (quoted-printable or base64) where the server cannot take them\n"
+          "as they are.\n"
           "\n"
           "Logging in: port 465 speaks implicit TLS (TLS from the first byte), port 587\n"
           "STARTTLS; the default --tls follows the port. QQ Mail, 163 and 126 want the\n"
@@ -130,8 +169,9 @@ static void help(void)
           "Exit status (sysexits.h):\n"
           "   0  every recipient accepted the message\n"
           "  64  usage error: bad option, missing or invalid argument (EX_USAGE)\n"
-          "  66  the message, password or token file cannot be opened or read\n"
-          "      (EX_NOINPUT)\n"
+          "  65  a --text or --html file is not valid UTF-8 (EX_DATAERR)\n"
+          "  66  the message, a --text, --html, --attach or --inline file, or the\n"
+          "      password or token file cannot be opened or read (EX_NOINPUT)\n"
           "  69  not delivered to some or all recipients, and every failure is\n"
           "      permanent: do not retry (EX_UNAVAILABLE)\n"
           "  71  local system error, e.g. out of memory (EX_OSERR)\n"
@@ -530,6 +570,14 @@ static int supply_token(esmtp_session *session, char *buf, size_t size, void *us
 
 /* ------------------------------------------------------------------ main */
 
+/* The repeatable options of a built message, kept in command-line order. */
+enum part_kind { PART_ATTACH, PART_INLINE, PART_CC, PART_BCC, PART_HEADER };
+
+struct build_item {
+    enum part_kind kind;
+    const char *arg;
+};
+
 struct options {
     char host[300];
     unsigned int port;
@@ -538,6 +586,12 @@ struct options {
     const char **to;
     size_t nto;
     const char *message;
+    int build;               /* a builder option was given: build the message */
+    const char *subject;
+    const char *text;        /* --text FILE */
+    const char *html;        /* --html FILE */
+    struct build_item *items; /* room for argc entries */
+    size_t nitems;
     unsigned int timeout_ms; /* 0: the library's defaults */
     const char *helo;
     int trace;
@@ -593,12 +647,21 @@ static int parse_args(int argc, char **argv, struct options *o)
            OPT_TRACE, OPT_NO_PIPELINING, OPT_VERSION, OPT_TLS, OPT_CAFILE, OPT_CERT,
            OPT_KEY, OPT_PIN, OPT_INSECURE, OPT_PROVIDER, OPT_USER, OPT_PASSWORD_FILE,
            OPT_PASSWORD_ENV, OPT_TOKEN_FILE, OPT_TOKEN_CMD, OPT_AUTH, OPT_ALLOW_PLAINTEXT,
-           OPT_SHOW_SECRETS };
+           OPT_SHOW_SECRETS, OPT_SUBJECT, OPT_TEXT, OPT_HTML, OPT_ATTACH, OPT_INLINE, OPT_CC,
+           OPT_BCC, OPT_HEADER };
     static const struct option longopts[] = {
         {"server", required_argument, NULL, OPT_SERVER},
         {"from", required_argument, NULL, OPT_FROM},
         {"to", required_argument, NULL, OPT_TO},
         {"message", required_argument, NULL, OPT_MESSAGE},
+        {"subject", required_argument, NULL, OPT_SUBJECT},
+        {"text", required_argument, NULL, OPT_TEXT},
+        {"html", required_argument, NULL, OPT_HTML},
+        {"attach", required_argument, NULL, OPT_ATTACH},
+        {"inline", required_argument, NULL, OPT_INLINE},
+        {"cc", required_argument, NULL, OPT_CC},
+        {"bcc", required_argument, NULL, OPT_BCC},
+        {"header", required_argument, NULL, OPT_HEADER},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"helo", required_argument, NULL, OPT_HELO},
         {"trace", no_argument, NULL, OPT_TRACE},
@@ -641,6 +704,54 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_MESSAGE:
             o->message = optarg;
             break;
+        case OPT_SUBJECT:
+            if (o->subject)
+                return usage_error("--subject given twice", optarg);
+            o->subject = optarg;
+            o->build = 1;
+            break;
+        case OPT_TEXT:
+            if (o->text)
+                return usage_error("--text given twice", optarg);
+            o->text = optarg;
+            o->build = 1;
+            break;
+        case OPT_HTML:
+            if (o->html)
+                return usage_error("--html given twice", optarg);
+            o->html = optarg;
+            o->build = 1;
+            break;
+        case OPT_ATTACH:
+        case OPT_INLINE:
+        case OPT_CC:
+        case OPT_BCC:
+        case OPT_HEADER: {
+            /* o->items has room for argc entries */
+            struct build_item *it = &o->items[o->nitems++];
+            it->arg = optarg;
+            it->kind = c == OPT_ATTACH   ? PART_ATTACH
+                       : c == OPT_INLINE ? PART_INLINE
+                       : c == OPT_CC     ? PART_CC
+                       : c == OPT_BCC    ? PART_BCC
+                                         : PART_HEADER;
+            if (it->kind == PART_ATTACH || it->kind == PART_INLINE)
+                o->build = 1;
+            if (it->kind == PART_ATTACH && !*optarg)
+                return usage_error("--attach needs a file name", NULL);
+            if (it->kind == PART_INLINE) {
+                const char *eq = strchr(optarg, '=');
+                if (!eq || eq == optarg || !eq[1])
+                    return usage_error("invalid --inline (CID=FILE, e.g. "
+                                       "logo@example.org=logo.png)", optarg);
+            }
+            if (it->kind == PART_HEADER) {
+                const char *colon = strchr(optarg, ':');
+                if (!colon || colon == optarg)
+                    return usage_error("invalid --header ('NAME: VALUE')", optarg);
+            }
+            break;
+        }
         case OPT_TIMEOUT:
             if (parse_uint(optarg, 1, UINT_MAX / 1000, &v) != 0)
                 return usage_error("invalid --timeout (whole seconds, at least 1)", optarg);
@@ -746,6 +857,15 @@ static int parse_args(int argc, char **argv, struct options *o)
         return usage_error("--oauth-token-file and --oauth-token-cmd exclude each other", NULL);
     if ((o->password_file || o->password_env || o->token_file || o->token_cmd) && !o->user)
         return usage_error("a password or token needs --user", NULL);
+    if (o->build && o->message)
+        return usage_error("--message sends a finished message: it excludes --subject, "
+                           "--text, --html, --attach and --inline", NULL);
+    if (!o->build && o->nitems > 0)
+        return usage_error("--cc, --bcc and --header build a message: they need --subject, "
+                           "--text, --html, --attach or --inline", NULL);
+    if (o->build && !*o->from)
+        return usage_error("a built message needs a --from address for its From header",
+                           NULL);
     return -1;
 }
 

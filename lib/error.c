@@ -21,6 +21,12 @@ const char *esmtp_strerror(int error)
     case ESMTP_EREAD: return "the body could not be read";
     case ESMTP_ENOMESSAGE: return "there is no message to send";
     case ESMTP_ETOOBIG: return "the message exceeds the server's size limit";
+    case ESMTP_ETLS: return "the TLS connection failed";
+    case ESMTP_ECERT: return "the server's certificate failed verification";
+    case ESMTP_ENOTLS: return "TLS is required but the server does not offer it";
+    case ESMTP_ETLSMODE: return "the port speaks the other TLS mode (implicit TLS or STARTTLS)";
+    case ESMTP_EAUTH: return "authentication failed";
+    case ESMTP_ENOMECH: return "no usable authentication mechanism";
     }
     return "unknown error";
 }

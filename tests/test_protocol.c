@@ -800,6 +800,18 @@ START_TEST(providers)
 }
 END_TEST
 
+START_TEST(every_error_has_a_description)
+{
+    /* Walk down from 0 until the first code without one: it must be the
+     * first unused number, so no declared code was forgotten. */
+    int e = 0;
+    while (strcmp(esmtp_strerror(e - 1), "unknown error") != 0)
+        e--;
+    ck_assert_int_eq(e, ESMTP_ENOMECH);
+    ck_assert_str_eq(esmtp_status_name(ESMTP_STATUS_UNKNOWN), "unknown");
+}
+END_TEST
+
 static Suite *protocol_suite(void)
 {
     Suite *s = suite_create("protocol");
@@ -837,6 +849,7 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, auth_failure_stops_with_the_reply);
     tcase_add_test(tc, auth_bad_challenge_is_cancelled);
     tcase_add_test(tc, providers);
+    tcase_add_test(tc, every_error_has_a_description);
     suite_add_tcase(s, tc);
     return s;
 }

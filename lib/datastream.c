@@ -221,10 +221,21 @@ static int ds_convert(datastream *d, unsigned char *out, size_t cap, size_t *out
 
 int ds_read(datastream *d, char *out, size_t cap, size_t *outlen)
 {
+    if (d->verbatim) {
+        /* measured as needing no change: a plain copy */
+        size_t n = d->mem_len - d->mem_pos < cap ? d->mem_len - d->mem_pos : cap;
+        memcpy(out, d->mem + d->mem_pos, n);
+        d->mem_pos += n;
+        d->in_bytes += n;
+        d->out_bytes += n;
+        *outlen = n;
+        return d->mem_pos == d->mem_len;
+    }
     return ds_convert(d, (unsigned char *)out, cap, outlen, NULL);
 }
 
-int ds_measure(const void *data, size_t len, int policy, uint64_t *size, int *has_8bit)
+int ds_measure(const void *data, size_t len, int policy, uint64_t *size, int *has_8bit,
+               int *verbatim)
 {
     datastream d;
     size_t n;
@@ -236,5 +247,7 @@ int ds_measure(const void *data, size_t len, int policy, uint64_t *size, int *ha
     while ((rc = ds_convert(&d, NULL, (size_t)-1, &n, has_8bit)) == 0)
         ;
     *size = rc < 0 ? 0 : d.out_bytes - d.stuffed;
+    if (verbatim) /* nothing added: no line end converted, no dot doubled */
+        *verbatim = rc >= 0 && d.out_bytes == len && d.stuffed == 0;
     return rc < 0 ? rc : 0;
 }

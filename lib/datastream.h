@@ -34,6 +34,8 @@ typedef struct datastream {
 
     int policy;            /* DS_NEWLINE_* */
     int reject_8bit;       /* fail with ESMTP_E8BIT on a byte >= 0x80 */
+    int verbatim;          /* a memory body that ds_measure found needs no
+                              conversion: ds_read only copies it */
 
     /* conversion state */
     int at_line_start;     /* the next byte starts a line; the output so far
@@ -74,8 +76,11 @@ int ds_read(datastream *d, char *out, size_t cap, size_t *outlen);
  * Measures a memory body in one pass with the same rules: *size is the
  * number of bytes the body takes with CRLF line ends and the final CRLF, not
  * counting dot-stuffing (as RFC 1870 SIZE wants), *has_8bit whether any
- * byte is >= 0x80. Returns 0 or ESMTP_EBARENEWLINE (policy DS_NEWLINE_REJECT).
+ * byte is >= 0x80, *verbatim (may be NULL) whether the body goes out
+ * unchanged (set datastream.verbatim then, for a plain copy). Returns 0 or
+ * ESMTP_EBARENEWLINE (policy DS_NEWLINE_REJECT).
  */
-int ds_measure(const void *data, size_t len, int policy, uint64_t *size, int *has_8bit);
+int ds_measure(const void *data, size_t len, int policy, uint64_t *size, int *has_8bit,
+               int *verbatim);
 
 #endif

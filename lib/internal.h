@@ -44,6 +44,9 @@ struct esmtp_message {
     int body_set;
     unsigned char *body;         /* copied body, when not streamed */
     size_t body_len;
+    uint64_t body_size;          /* body measured once, when set: its size, */
+    int body_8bit;               /* whether it has 8-bit bytes, */
+    int body_verbatim;           /* and whether it goes out unchanged */
     esmtp_read_cb read_cb;
     void *read_ud;
     uint64_t declared_size;      /* what the caller said of a streamed body */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datastream.h"
 #include "internal.h"
 
 int outcome_set(outcome *o, esmtp_status status, int code, const char *enhanced,
@@ -164,6 +165,9 @@ int esmtp_message_set_body(esmtp_message *m, const void *data, size_t len)
         return ESMTP_ENOMEM;
     if (len)
         memcpy(copy, data, len);
+    /* Measured here, once, rather than on the way to the wire. */
+    ds_measure(copy, len, DS_NEWLINE_NORMALIZE, &m->body_size, &m->body_8bit,
+               &m->body_verbatim);
     free(m->body);
     m->body = copy;
     m->body_len = len;

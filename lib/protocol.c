@@ -114,39 +114,27 @@ static int command(engine *e, cmd_kind kind, esmtp_message *m, size_t rcpt, cons
     return command_as(e, kind, m, rcpt, line, line);
 }
 
+/* Mailboxes are at most 512 bytes (checked when set), so a command line
+ * with its parameters fits here without allocating. */
+#define LINE_MAX_LEN 640
+
 static int send_rcpt(engine *e, esmtp_message *m, size_t i)
 {
-    ebuf line = {0};
-    int rc = ebuf_append_str(&line, "RCPT TO:<");
-    if (rc == 0)
-        rc = ebuf_append_str(&line, m->rcpts[i]->mailbox);
-    if (rc == 0)
-        rc = ebuf_append_str(&line, ">");
-    if (rc == 0)
-        rc = command(e, CMD_RCPT, m, i, line.data);
-    ebuf_free(&line);
-    return rc;
+    char line[LINE_MAX_LEN];
+    snprintf(line, sizeof line, "RCPT TO:<%s>", m->rcpts[i]->mailbox);
+    return command(e, CMD_RCPT, m, i, line);
 }
 
 static int send_mail(engine *e, esmtp_message *m)
 {
-    ebuf line = {0};
-    char param[64];
-    int rc = ebuf_append_str(&line, "MAIL FROM:<");
-    if (rc == 0)
-        rc = ebuf_append_str(&line, m->reverse_path);
-    if (rc == 0)
-        rc = ebuf_append_str(&line, ">");
-    if (rc == 0 && m->size_known && engine_extension(e, "SIZE")) {
-        snprintf(param, sizeof param, " SIZE=%llu", (unsigned long long)m->size);
-        rc = ebuf_append_str(&line, param);
-    }
-    if (rc == 0 && m->has_8bit)
-        rc = ebuf_append_str(&line, " BODY=8BITMIME");
-    if (rc == 0)
-        rc = command(e, CMD_MAIL, m, 0, line.data);
-    ebuf_free(&line);
-    return rc;
+    char line[LINE_MAX_LEN];
+    int n = snprintf(line, sizeof line, "MAIL FROM:<%s>", m->reverse_path);
+    if (m->size_known && engine_extension(e, "SIZE"))
+        n += snprintf(line + n, sizeof line - (size_t)n, " SIZE=%llu",
+                      (unsigned long long)m->size);
+    if (m->has_8bit)
+        snprintf(line + n, sizeof line - (size_t)n, " BODY=8BITMIME");
+    return command(e, CMD_MAIL, m, 0, line);
 }
 
 /* ------------------------------------------------------------ outcomes */
@@ -222,12 +210,15 @@ static int precheck(engine *e, esmtp_message *m, char *why, size_t whylen)
         m->size_known = m->size_declared;
         m->has_8bit = m->declared_8bit;
     } else {
-        int rc = ds_measure(m->body, m->body_len, (int)m->newline_policy, &m->size,
-                            &m->has_8bit);
-        if (rc) {
+        uint64_t size;
+        int has_8bit;
+        if (m->newline_policy == ESMTP_NEWLINE_REJECT && !m->body_verbatim &&
+            ds_measure(m->body, m->body_len, DS_NEWLINE_REJECT, &size, &has_8bit, NULL)) {
             snprintf(why, whylen, "the body has a bare CR or LF");
-            return rc;
+            return ESMTP_EBARENEWLINE;
         }
+        m->size = m->body_size;
+        m->has_8bit = m->body_8bit;
         m->size_known = 1;
     }
     if (m->has_8bit && !engine_extension(e, "8BITMIME")) {
@@ -316,11 +307,13 @@ static int end_body(engine *e)
     m->txn.dot_end = e->queued;
     e->in_body = 0;
     ds_free(&e->ds);
-    char note[64];
-    int n = snprintf(note, sizeof note, "(message body: %llu bytes)",
-                     (unsigned long long)(m->txn.dot_end - 3 - m->txn.body_start));
-    session_transcript(e->session, ESMTP_FROM_LIBRARY, note, (size_t)n);
-    session_transcript(e->session, ESMTP_FROM_CLIENT, ".", 1);
+    if (e->session->transcript_cb) {
+        char note[64];
+        int n = snprintf(note, sizeof note, "(message body: %llu bytes)",
+                         (unsigned long long)(m->txn.dot_end - 3 - m->txn.body_start));
+        session_transcript(e->session, ESMTP_FROM_LIBRARY, note, (size_t)n);
+        session_transcript(e->session, ESMTP_FROM_CLIENT, ".", 1);
+    }
     rc = expect(e, CMD_DOT, m, 0);
     if (rc)
         return rc;
@@ -345,6 +338,7 @@ static int start_body(engine *e, esmtp_message *m)
         ds_init_cb(&e->ds, read_body, m, (int)m->newline_policy);
     else
         ds_init_mem(&e->ds, m->body, m->body_len, (int)m->newline_policy);
+    e->ds.verbatim = !m->read_cb && m->body_verbatim;
     e->ds.reject_8bit = !m->has_8bit;
     e->in_body = 1;
     e->body_msg = m;

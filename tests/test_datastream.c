@@ -164,7 +164,7 @@ static void check_measure(const void *in, size_t len, int policy, uint64_t want_
 {
     uint64_t size = 12345;
     int has8 = -1;
-    ck_assert_int_eq(ds_measure(in, len, policy, &size, &has8), 0);
+    ck_assert_int_eq(ds_measure(in, len, policy, &size, &has8, NULL), 0);
     ck_assert_msg(size == want_size, "measure of \"%s\": %llu, want %llu", show(in, len),
                   (unsigned long long)size, (unsigned long long)want_size);
     ck_assert_int_eq(has8, want_8bit);
@@ -225,7 +225,7 @@ static void expect_bare(const char *in)
     }
     uint64_t size;
     int has8;
-    ck_assert_int_eq(ds_measure(in, len, DS_NEWLINE_REJECT, &size, &has8),
+    ck_assert_int_eq(ds_measure(in, len, DS_NEWLINE_REJECT, &size, &has8, NULL),
                      ESMTP_EBARENEWLINE);
 }
 
@@ -316,7 +316,7 @@ START_TEST(test_empty_body)
 
     uint64_t size = 99;
     int has8 = -1;
-    ck_assert_int_eq(ds_measure(NULL, 0, DS_NEWLINE_REJECT, &size, &has8), 0);
+    ck_assert_int_eq(ds_measure(NULL, 0, DS_NEWLINE_REJECT, &size, &has8, NULL), 0);
     ck_assert_uint_eq(size, 0);
     ck_assert_int_eq(has8, 0);
 }
@@ -349,7 +349,7 @@ START_TEST(test_reject_policy)
     }
     uint64_t size;
     int has8;
-    ck_assert_int_eq(ds_measure(clean, strlen(clean), DS_NEWLINE_REJECT, &size, &has8), 0);
+    ck_assert_int_eq(ds_measure(clean, strlen(clean), DS_NEWLINE_REJECT, &size, &has8, NULL), 0);
     ck_assert_uint_eq(size, strlen(clean) + 2);
 }
 END_TEST
@@ -495,6 +495,45 @@ START_TEST(test_measure_matches_read)
 }
 END_TEST
 
+/* Only a body that would go out unchanged is verbatim, and the plain copy
+ * then gives exactly what the converter gives. */
+START_TEST(test_verbatim)
+{
+    static const struct {
+        const char *body;
+        int verbatim;
+    } cases[] = {
+        {"", 1}, {"a\r\n", 1}, {"Subject: x\r\n\r\nbody\r\nx.y\r\n", 1},
+        {"a", 0}, {"a\n", 0}, {"a\r", 0}, {".x\r\n", 0}, {"a\r\n.\r\n", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *in = cases[i].body;
+        size_t len = strlen(in);
+        uint64_t size;
+        int has8, verbatim;
+        ck_assert_int_eq(ds_measure(in, len, DS_NEWLINE_NORMALIZE, &size, &has8, &verbatim), 0);
+        ck_assert_int_eq(verbatim, cases[i].verbatim);
+        if (!verbatim)
+            continue;
+        datastream d;
+        char out[64];
+        size_t n, total = 0;
+        int rc;
+        ds_init_mem(&d, in, len, DS_NEWLINE_NORMALIZE);
+        d.verbatim = 1;
+        do {
+            rc = ds_read(&d, out + total, 3, &n); /* small steps */
+            total += n;
+        } while (rc == 0);
+        ck_assert_int_eq(rc, 1);
+        ck_assert_uint_eq(total, len);
+        ck_assert(memcmp(out, in, len) == 0);
+        ck_assert_uint_eq(d.out_bytes, len);
+        ds_free(&d);
+    }
+}
+END_TEST
+
 /* A body of repeated lines produced on the fly, so no copy of it exists. */
 typedef struct gen {
     char block[4200];
@@ -589,7 +628,7 @@ START_TEST(test_large_single_newline_kind)
         ck_assert_uint_eq(d.out_bytes, n + n / 40);
         uint64_t size;
         int has8;
-        ck_assert_int_eq(ds_measure(body, n, DS_NEWLINE_NORMALIZE, &size, &has8), 0);
+        ck_assert_int_eq(ds_measure(body, n, DS_NEWLINE_NORMALIZE, &size, &has8, NULL), 0);
         ck_assert_uint_eq(size, n + n / 40);
         ds_free(&d);
     }
@@ -714,10 +753,10 @@ START_TEST(test_random_property)
 
         uint64_t size;
         int m8;
-        ck_assert_int_eq(ds_measure(body, len, DS_NEWLINE_NORMALIZE, &size, &m8), 0);
+        ck_assert_int_eq(ds_measure(body, len, DS_NEWLINE_NORMALIZE, &size, &m8, NULL), 0);
         ck_assert_uint_eq(size, want.len - stuffed);
         ck_assert_int_eq(m8, has8);
-        ck_assert_int_eq(ds_measure(body, len, DS_NEWLINE_REJECT, &size, &m8),
+        ck_assert_int_eq(ds_measure(body, len, DS_NEWLINE_REJECT, &size, &m8, NULL),
                          bare ? ESMTP_EBARENEWLINE : 0);
         ebuf_free(&want);
     }
@@ -740,6 +779,7 @@ static Suite *datastream_suite(void)
     tcase_add_test(tc, test_8bit);
     tcase_add_test(tc, test_counters);
     tcase_add_test(tc, test_measure_matches_read);
+    tcase_add_test(tc, test_verbatim);
     tcase_add_test(tc, test_random_property);
     suite_add_tcase(s, tc);
 

@@ -536,11 +536,9 @@ static esmtp_session *new_session(const options *o, char *err, size_t errlen)
         rc = esmtp_session_set_helo_name(s, HELO_NAME);
     if (rc == 0)
         rc = esmtp_session_set_timeout(s, ESMTP_TIMEOUT_ALL, IO_TIMEOUT_MS);
-#ifdef ESMTP_BENCH_HAVE_SET_TLS
     /* smtp-sink has no STARTTLS; plain SMTP is what is measured. */
     if (rc == 0)
         rc = esmtp_session_set_tls(s, ESMTP_TLS_NONE);
-#endif
     if (rc != 0) {
         snprintf(err, errlen, "setting up the session: %s", esmtp_strerror(rc));
         esmtp_session_free(s);

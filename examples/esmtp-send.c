@@ -86,7 +86,8 @@ static void help(void)
           "  --attach FILE         attach FILE under its own name (UTF-8 names work); its\n"
           "                        content type is guessed from the extension. Repeat\n"
           "                        for more. The file is read while sending, so it must\n"
-          "                        not change until esmtp-send ends\n"
+          "                        not change until esmtp-send ends. Text types (.txt,\n"
+          "                        .csv, ...) travel with CRLF line ends, as MIME wants\n"
           "  --inline CID=FILE     a part the HTML shows as <img src=\"cid:CID\">, e.g.\n"
           "                        --inline logo@example.org=logo.png: CID has the form\n"
           "                        of a Message-ID without angle brackets (LEFT@RIGHT);\n"
@@ -878,6 +879,266 @@ static int setup_error(int rc, const char *what, const char *arg)
     return rc == ESMTP_ENOMEM ? RC_OSERR : RC_TEMPFAIL;
 }
 
+/* ------------------------------------------------------- built messages */
+
+/* The last component of a path: the name an attachment is sent under. */
+static const char *file_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* Whether s[0..n) is well-formed UTF-8 (no overlong forms, no surrogates,
+ * nothing above U+10FFFF). */
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t k;
+        unsigned char lo = 0x80, hi = 0xBF; /* the range of the second byte */
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            k = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            k = 2;
+            if (c == 0xE0)
+                lo = 0xA0; /* overlong */
+            else if (c == 0xED)
+                hi = 0x9F; /* surrogates */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            k = 3;
+            if (c == 0xF0)
+                lo = 0x90; /* overlong */
+            else if (c == 0xF4)
+                hi = 0x8F; /* above U+10FFFF */
+        } else {
+            return 0;
+        }
+        if (n - i <= k || s[i + 1] < lo || s[i + 1] > hi)
+            return 0;
+        for (size_t j = 2; j <= k; j++)
+            if ((s[i + j] & 0xC0) != 0x80)
+                return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+/*
+ * Reads a whole --text or --html file into memory (*data, malloc'd, NUL
+ * added). Returns -1 to go on, or the exit code (said why).
+ */
+static int read_text_file(const char *path, const char *option, char **data, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot open %s file %s: %s\n", progname, option, path,
+                strerror(errno));
+        return RC_NOINPUT;
+    }
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int err = 0;
+    for (;;) {
+        if (cap - n < 4096) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            char *nbuf = ncap > cap ? realloc(buf, ncap) : NULL;
+            if (!nbuf) {
+                err = ENOMEM;
+                break;
+            }
+            buf = nbuf;
+            cap = ncap;
+        }
+        ssize_t got = read(fd, buf + n, cap - n - 1);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            err = errno;
+            break;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+    }
+    close(fd);
+    if (err) {
+        free(buf);
+        fprintf(stderr, "%s: cannot read %s file %s: %s\n", progname, option, path,
+                strerror(err));
+        return err == ENOMEM ? RC_OSERR : RC_NOINPUT;
+    }
+    if (!utf8_valid((const unsigned char *)buf, n)) {
+        free(buf);
+        fprintf(stderr, "%s: %s file %s is not valid UTF-8\n", progname, option, path);
+        return RC_DATAERR;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return -1;
+}
+
+/*
+ * Checks that an --attach or --inline file can be opened and is a regular
+ * file: the builder reads it only while sending, and twice (to choose the
+ * encoding and measure it, then to send it), so a pipe would not do.
+ * Returns -1 to go on, or RC_NOINPUT (said why).
+ */
+static int check_part_file(const char *path, const char *option)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        fprintf(stderr, "%s: cannot open %s file %s: %s\n", progname, option, path,
+                strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return RC_NOINPUT;
+    }
+    close(fd);
+    if (!S_ISREG(st.st_mode)) {
+        fprintf(stderr, "%s: cannot read %s file %s: %s\n", progname, option, path,
+                S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file");
+        return RC_NOINPUT;
+    }
+    return -1;
+}
+
+/* An --attach or --inline part from a file, sent under the file's name. */
+static int add_file_part(esmtp_mime_part *part, const char *path, const char *option)
+{
+    int rc = esmtp_mime_part_set_file(part, path);
+    if (rc)
+        return setup_error(rc, option, path);
+    /* The builder would take the name from the path by itself; setting it
+     * makes the builder check it, so that a name that is not UTF-8 is
+     * refused here rather than sent garbled. An empty name ("dir/") is
+     * left for check_part_file() to explain. */
+    const char *name = file_name(path);
+    if (*name && (rc = esmtp_mime_part_set_filename(part, name)) != 0)
+        return setup_error(rc, rc == ESMTP_EINVAL ? "this file name is not UTF-8 text (or "
+                                                    "has control characters)"
+                                                  : option,
+                           path);
+    return -1;
+}
+
+/*
+ * Everything of a built message that needs no file: the header fields and
+ * the attachment and inline parts (their files are checked later, with the
+ * other input). Returns -1 to go on, or the exit code (said why).
+ */
+static int build_message(const struct options *o, esmtp_mime *mime)
+{
+    int rc;
+    if ((rc = esmtp_mime_add_mailbox(mime, ESMTP_MIME_FROM, NULL, o->from)) != 0)
+        return setup_error(rc, "invalid --from address for the From header (ASCII "
+                               "local@domain)", o->from);
+    for (size_t i = 0; i < o->nto; i++)
+        if ((rc = esmtp_mime_add_mailbox(mime, ESMTP_MIME_TO, NULL, o->to[i])) != 0)
+            return setup_error(rc, "invalid --to address for the To header (ASCII "
+                                   "local@domain)", o->to[i]);
+    if (o->subject && (rc = esmtp_mime_set_subject(mime, o->subject)) != 0)
+        return setup_error(rc, "invalid --subject (UTF-8 text without control characters)",
+                           o->subject);
+    for (size_t i = 0; i < o->nitems; i++) {
+        const struct build_item *it = &o->items[i];
+        esmtp_mime_part *part;
+        int status;
+        switch (it->kind) {
+        case PART_CC:
+            if ((rc = esmtp_mime_add_mailbox(mime, ESMTP_MIME_CC, NULL, it->arg)) != 0)
+                return setup_error(rc, "invalid --cc address for the Cc header (ASCII "
+                                       "local@domain)", it->arg);
+            break;
+        case PART_BCC: /* the envelope only: no header names it */
+            break;
+        case PART_HEADER: {
+            /* "NAME: VALUE"; parse_args made sure there is a colon */
+            const char *colon = strchr(it->arg, ':');
+            const char *value = colon + 1;
+            char name[128];
+            size_t n = (size_t)(colon - it->arg);
+            while (*value == ' ' || *value == '\t')
+                value++;
+            rc = ESMTP_EINVAL;
+            if (n < sizeof name) {
+                memcpy(name, it->arg, n);
+                name[n] = '\0';
+                rc = esmtp_mime_add_header(mime, name, value);
+            }
+            if (rc)
+                return setup_error(rc, "invalid --header ('NAME: VALUE' with a UTF-8 value; "
+                                       "the fields other options set are refused)", it->arg);
+            break;
+        }
+        case PART_ATTACH:
+            if ((rc = esmtp_mime_add_attachment(mime, &part)) != 0)
+                return setup_error(rc, "invalid --attach", it->arg);
+            if ((status = add_file_part(part, it->arg, "invalid --attach")) >= 0)
+                return status;
+            break;
+        case PART_INLINE: {
+            /* "CID=FILE"; parse_args made sure both are there */
+            const char *eq = strchr(it->arg, '=');
+            size_t n = (size_t)(eq - it->arg);
+            char *cid = malloc(n + 1);
+            if (!cid)
+                return setup_error(ESMTP_ENOMEM, NULL, NULL);
+            memcpy(cid, it->arg, n);
+            cid[n] = '\0';
+            rc = esmtp_mime_add_inline(mime, cid, &part);
+            free(cid);
+            if (rc)
+                return setup_error(rc, "invalid --inline CID (LEFT@RIGHT, like a Message-ID "
+                                       "without angle brackets, e.g. logo@example.org)",
+                                   it->arg);
+            if ((status = add_file_part(part, eq + 1, "invalid --inline")) >= 0)
+                return status;
+            break;
+        }
+        }
+    }
+    return -1;
+}
+
+/*
+ * The input of a built message: checks the part files and reads the text
+ * and HTML bodies. Returns -1 to go on, or the exit code (said why).
+ */
+static int load_message_files(const struct options *o, esmtp_mime *mime)
+{
+    int status;
+    for (size_t i = 0; i < o->nitems; i++) {
+        const struct build_item *it = &o->items[i];
+        if (it->kind == PART_ATTACH && (status = check_part_file(it->arg, "--attach")) >= 0)
+            return status;
+        if (it->kind == PART_INLINE &&
+            (status = check_part_file(strchr(it->arg, '=') + 1, "--inline")) >= 0)
+            return status;
+    }
+    const char *files[2] = {o->text, o->html};
+    static const char *const options[2] = {"--text", "--html"};
+    for (int i = 0; i < 2; i++) {
+        if (!files[i])
+            continue;
+        char *data;
+        size_t len;
+        if ((status = read_text_file(files[i], options[i], &data, &len)) >= 0)
+            return status;
+        int rc = i == 0 ? esmtp_mime_set_text(mime, data, len)
+                        : esmtp_mime_set_html(mime, data, len);
+        free(data); /* the builder has its own copy */
+        if (rc)
+            return setup_error(rc, options[i], files[i]);
+    }
+    return -1;
+}
+
 /*
  * The exit code from the outcomes: any temporary or undecided failure wins
  * (a retry may help), then permanent ones. A failed session leaves every
@@ -914,22 +1175,27 @@ int main(int argc, char **argv)
     struct options o;
     memset(&o, 0, sizeof o);
     o.to = calloc((size_t)argc, sizeof *o.to);
-    if (!o.to) {
+    o.items = calloc((size_t)argc, sizeof *o.items);
+    if (!o.to || !o.items) {
         fprintf(stderr, "%s: %s\n", progname, strerror(errno));
+        free(o.to);
+        free(o.items);
         return RC_OSERR;
     }
     int status = parse_args(argc, argv, &o);
     if (status >= 0) {
         free(o.to);
+        free(o.items);
         return status;
     }
 
     esmtp_session *s = NULL;
     esmtp_message *m = NULL;
+    esmtp_mime *mime = NULL; /* ours until attached to m */
     struct body_source src = {NULL, NULL, 0};
     struct stat st;
     static struct token_source tok; /* lives as long as the session */
-    int use_stdin = !o.message || strcmp(o.message, "-") == 0;
+    int use_stdin = !o.build && (!o.message || strcmp(o.message, "-") == 0);
     int rc = esmtp_session_new(&s);
     if (rc) {
         status = setup_error(rc, "cannot create a session", NULL);
@@ -988,6 +1254,26 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (o.build) {
+        /* The envelope is as given: --to, --cc and --bcc, set before the
+         * builder is attached, so that attaching adds no recipients. */
+        for (size_t i = 0; i < o.nitems; i++) {
+            const struct build_item *it = &o.items[i];
+            if ((it->kind == PART_CC || it->kind == PART_BCC) &&
+                (rc = esmtp_message_add_recipient(m, it->arg, NULL)) != 0) {
+                status = setup_error(rc, it->kind == PART_CC ? "invalid --cc address"
+                                                             : "invalid --bcc address",
+                                     it->arg);
+                goto out;
+            }
+        }
+        if ((rc = esmtp_mime_new(&mime)) != 0) {
+            status = setup_error(rc, "cannot create a message", NULL);
+            goto out;
+        }
+        if ((status = build_message(&o, mime)) >= 0)
+            goto out;
+    }
 
     /* Credentials and input come last, so that usage errors are reported
      * first. The library keeps its own copy of the password: ours is wiped
@@ -1033,35 +1319,48 @@ int main(int argc, char **argv)
         esmtp_session_set_oauth_token_cb(s, supply_token, &tok);
     }
 
-    src.name = use_stdin ? "standard input" : o.message;
-    src.file = use_stdin ? stdin : fopen(o.message, "rb");
-    if (!src.file || fstat(fileno(src.file), &st) != 0 ||
-        (!use_stdin && fcntl(fileno(src.file), F_SETFD, FD_CLOEXEC) != 0)) {
-        fprintf(stderr, "%s: cannot open %s: %s\n", progname, src.name, strerror(errno));
-        status = RC_NOINPUT;
-        goto out;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "%s: cannot read %s: %s\n", progname, src.name, strerror(EISDIR));
-        status = RC_NOINPUT;
-        goto out;
-    }
-    if ((rc = esmtp_message_set_body_cb(m, read_body, &src)) != 0) {
-        status = setup_error(rc, "cannot set the body", NULL);
-        goto out;
-    }
-    /* Only a regular file can be read twice: scan it to declare its size
-     * and 8-bit content, which a streamed body cannot reveal in advance. */
-    if (!use_stdin && S_ISREG(st.st_mode)) {
-        uint64_t size;
-        int has_8bit;
-        if (scan_body(src.file, &size, &has_8bit) != 0) {
-            fprintf(stderr, "%s: cannot read %s: %s\n", progname, src.name, strerror(errno));
+    if (o.build) {
+        if ((status = load_message_files(&o, mime)) >= 0)
+            goto out;
+        if ((rc = esmtp_mime_attach(m, mime)) != 0) {
+            status = setup_error(rc, "cannot build the message", NULL);
+            goto out;
+        }
+        mime = NULL; /* the message owns it now and frees it with the session */
+    } else {
+        src.name = use_stdin ? "standard input" : o.message;
+        src.file = use_stdin ? stdin : fopen(o.message, "rb");
+        if (!src.file || fstat(fileno(src.file), &st) != 0 ||
+            (!use_stdin && fcntl(fileno(src.file), F_SETFD, FD_CLOEXEC) != 0)) {
+            fprintf(stderr, "%s: cannot open %s: %s\n", progname, src.name,
+                    strerror(errno));
             status = RC_NOINPUT;
             goto out;
         }
-        esmtp_message_set_size(m, size);
-        esmtp_message_set_8bit(m, has_8bit);
+        if (S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "%s: cannot read %s: %s\n", progname, src.name,
+                    strerror(EISDIR));
+            status = RC_NOINPUT;
+            goto out;
+        }
+        if ((rc = esmtp_message_set_body_cb(m, read_body, &src)) != 0) {
+            status = setup_error(rc, "cannot set the body", NULL);
+            goto out;
+        }
+        /* Only a regular file can be read twice: scan it to declare its size
+         * and 8-bit content, which a streamed body cannot reveal in advance. */
+        if (!use_stdin && S_ISREG(st.st_mode)) {
+            uint64_t size;
+            int has_8bit;
+            if (scan_body(src.file, &size, &has_8bit) != 0) {
+                fprintf(stderr, "%s: cannot read %s: %s\n", progname, src.name,
+                        strerror(errno));
+                status = RC_NOINPUT;
+                goto out;
+            }
+            esmtp_message_set_size(m, size);
+            esmtp_message_set_8bit(m, has_8bit);
+        }
     }
 
     rc = esmtp_session_send(s);
@@ -1093,9 +1392,11 @@ int main(int argc, char **argv)
 
 out:
     esmtp_session_free(s);
+    esmtp_mime_free(mime);
     wipe(tok.token, sizeof tok.token);
     if (src.file && src.file != stdin)
         fclose(src.file);
     free(o.to);
+    free(o.items);
     return status;
 }

@@ -146,11 +146,14 @@ static void nap(void)
     nanosleep(&ts, NULL);
 }
 
-char *itest_aiosmtpd_record(const char *rcpt, char **eml, size_t *eml_len)
+/* Waits (up to 10 s) for the record of a message to rcpt; returns its
+ * envelope text and puts the records' common path (without ".env") in base. */
+static char *find_record(const char *rcpt, char *base, size_t baselen)
 {
     const char *dir = itest_env("AIOSMTPD_DIR");
     char needle[300];
     snprintf(needle, sizeof needle, "RCPT <%s>", rcpt);
+    size_t nl = strlen(needle);
     for (int tries = 0; tries < 200; tries++, nap()) {
         DIR *d = opendir(dir);
         if (!d)
@@ -160,14 +163,12 @@ char *itest_aiosmtpd_record(const char *rcpt, char **eml, size_t *eml_len)
             size_t n = strlen(de->d_name);
             if (n < 5 || strcmp(de->d_name + n - 4, ".env") != 0)
                 continue;
-            char path[1024];
-            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            snprintf(base, baselen, "%s/%.*s", dir, (int)(n - 4), de->d_name);
+            char path[1100];
+            snprintf(path, sizeof path, "%s.env", base);
             char *env = itest_read_file(path, NULL);
             const char *hit = env ? strstr(env, needle) : NULL;
-            size_t nl = strlen(needle);
             if (hit && (hit[nl] == '\n' || hit[nl] == ' ' || hit[nl] == '\0')) {
-                snprintf(path, sizeof path, "%s/%.*s.eml", dir, (int)(n - 4), de->d_name);
-                *eml = itest_read_file(path, eml_len);
                 closedir(d);
                 return env;
             }
@@ -176,6 +177,28 @@ char *itest_aiosmtpd_record(const char *rcpt, char **eml, size_t *eml_len)
         closedir(d);
     }
     return NULL;
+}
+
+char *itest_aiosmtpd_record(const char *rcpt, char **eml, size_t *eml_len)
+{
+    char base[1024], path[1100];
+    char *env = find_record(rcpt, base, sizeof base);
+    if (env) {
+        snprintf(path, sizeof path, "%s.eml", base);
+        *eml = itest_read_file(path, eml_len);
+    }
+    return env;
+}
+
+char *itest_aiosmtpd_session(const char *rcpt)
+{
+    char base[1024], path[1100];
+    char *env = find_record(rcpt, base, sizeof base);
+    if (!env)
+        return NULL;
+    free(env);
+    snprintf(path, sizeof path, "%s.session", base);
+    return itest_read_file(path, NULL);
 }
 
 /* rcpt's Maildir "new" folder, as tests/servers/ctl.sh lays it out. */

@@ -37,6 +37,10 @@ esmtp_message *itest_message(esmtp_session *s, const char *from, const char *con
  * bytes received. Both are malloc'd. NULL when nothing arrived. */
 char *itest_aiosmtpd_record(const char *rcpt, char **eml, size_t *eml_len);
 
+/* The ID.session record (listener, TLS, SNI, AUTH) of the message aiosmtpd
+ * took for rcpt on a TLS listener; malloc'd, NULL when there is none. */
+char *itest_aiosmtpd_session(const char *rcpt);
+
 /* Waits (up to 15 s) for Postfix to deliver to rcpt's Maildir and returns
  * the first message's contents (LF line ends, as Postfix stores them). */
 char *itest_postfix_delivered(const char *rcpt, size_t *len);

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """Tests of the command-line tools against the real test servers: esmtp-send
-(results, exit codes, transcript, input sources, TLS, AUTH, providers) and the
-poll() example.
+(results, exit codes, transcript, input sources, TLS, AUTH, providers, messages
+built with the MIME builder) and the poll() example.
 
 Usage: test_cli.py ESMTP_SEND POLL_TWO_SESSIONS   (ESMTP_TEST_ENV names the
 servers' env file, as for the C integration tests).
 SPDX-License-Identifier: MIT
 """
 import base64
+import email
+import email.policy
 import os
 import socket
 import subprocess
@@ -35,19 +37,26 @@ def mailbox(prefix):
     return f"{prefix}-cli-{os.getpid()}-{_counter}@example.org"
 
 
-def recorded(rcpt, timeout=10.0):
-    """The exact bytes aiosmtpd recorded for rcpt, or None."""
+def recorded_with_envelope(rcpt, timeout=10.0):
+    """(the exact bytes aiosmtpd recorded for rcpt, the text of its ID.env),
+    or (None, None)."""
     folder = ENV["AIOSMTPD_DIR"]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for name in os.listdir(folder):
             if name.endswith(".env"):
                 with open(os.path.join(folder, name)) as f:
-                    if f"RCPT <{rcpt}>" in f.read().split("\n"):
-                        with open(os.path.join(folder, name[:-4] + ".eml"), "rb") as e:
-                            return e.read()
+                    envelope = f.read()
+                if f"RCPT <{rcpt}>" in envelope.split("\n"):
+                    with open(os.path.join(folder, name[:-4] + ".eml"), "rb") as e:
+                        return e.read(), envelope
         time.sleep(0.05)
-    return None
+    return None, None
+
+
+def recorded(rcpt, timeout=10.0):
+    """The exact bytes aiosmtpd recorded for rcpt, or None."""
+    return recorded_with_envelope(rcpt, timeout)[0]
 
 
 def session_record(rcpt, timeout=10.0):
@@ -66,17 +75,23 @@ def session_record(rcpt, timeout=10.0):
     return None
 
 
-def postfix_delivered(rcpt, timeout=10.0):
-    """The text of the mail Postfix delivered to rcpt (@example.org), or None."""
+def postfix_delivered_bytes(rcpt, timeout=10.0):
+    """The bytes of the mail Postfix delivered to rcpt (@example.org), or None."""
     folder = os.path.join(ENV["POSTFIX_MAILDIR"], "example.org", rcpt.split("@")[0], "new")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if os.path.isdir(folder):
             for name in os.listdir(folder):
-                with open(os.path.join(folder, name), errors="replace") as f:
+                with open(os.path.join(folder, name), "rb") as f:
                     return f.read()
         time.sleep(0.05)
     return None
+
+
+def postfix_delivered(rcpt, timeout=10.0):
+    """The text of the mail Postfix delivered to rcpt (@example.org), or None."""
+    data = postfix_delivered_bytes(rcpt, timeout)
+    return None if data is None else data.decode(errors="replace")
 
 
 def send(*args, stdin=None, tls="none", env=None):
@@ -448,6 +463,206 @@ class TlsAndAuth(unittest.TestCase):
                          "--oauth-token-cmd", "--auth", "--allow-plaintext-auth", "--provider",
                          "--show-secrets", "base64", "465", "587", "authorisation code",
                          "app password"):
+            self.assertIn(expected, out)
+
+
+class BuiltMessages(unittest.TestCase):
+    """--subject, --text, --html, --attach, --inline, --cc, --bcc, --header:
+    esmtp-send builds the message with the MIME builder. The results are
+    parsed back with Python's email package."""
+
+    SENDER = "s@example.org"
+    SUBJECT = "季度报告 📊"
+    # a leading dot (dot-stuffing), non-ASCII text, LF line ends
+    TEXT = "Hello 你好 👋\n.a line with a leading dot\n\nLast line: Grüße\n"
+    CID = "logo@esmtp.test"  # the builder wants LEFT@RIGHT (mime.h)
+    HTML = ("<html><body><p>报告 <b>Q3</b></p>\n"
+            f'<img src="cid:{CID}" alt="logo"></body></html>\n')
+    CSV_NAME = "数据 2026.csv"
+    # text/csv is a text type: sent in canonical form (CRLF), so the file
+    # has CRLF line ends to come back byte for byte
+    CSV = "名称,值\r\nalpha,1\r\nbeta,2\r\n".encode()
+    PDF = b"%PDF-1.4\n" + os.urandom(50000) + b"\n%%EOF\n"
+    PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(3000)
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.addCleanup(self.remove_dir)
+        self.text = self.file("t.txt", self.TEXT.encode())
+        self.html = self.file("h.html", self.HTML.encode())
+        self.pdf = self.file("report.pdf", self.PDF)
+        self.csv = self.file(self.CSV_NAME, self.CSV)
+        self.png = self.file("logo.png", self.PNG)
+
+    def remove_dir(self):
+        for name in os.listdir(self.dir):
+            os.unlink(os.path.join(self.dir, name))
+        os.rmdir(self.dir)
+
+    def file(self, name, data):
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def send_built(self, port_key, to, cc, bcc, *extra):
+        return send("--server", f"127.0.0.1:{ENV[port_key]}", "--from", self.SENDER,
+                    "--to", to, "--subject", self.SUBJECT, "--text", self.text,
+                    "--html", self.html, "--attach", self.pdf, "--attach", self.csv,
+                    "--inline", f"{self.CID}={self.png}", "--cc", cc, "--bcc", bcc,
+                    "--header", "X-Campaign: q3", *extra)
+
+    def check_built(self, data, to, cc, crlf=True):
+        """Checks a built message as received (crlf) or as Postfix stored it
+        (LF line ends: the text parts are compared after normalising)."""
+        def norm(b):
+            return b if crlf else b.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+        msg = email.message_from_bytes(data, policy=email.policy.default)
+        self.assertEqual(msg["Subject"], self.SUBJECT)
+        self.assertEqual([a.addr_spec for a in msg["From"].addresses], [self.SENDER])
+        self.assertEqual([a.addr_spec for a in msg["To"].addresses], [to])
+        self.assertEqual([a.addr_spec for a in msg["Cc"].addresses], [cc])
+        self.assertEqual(msg["X-Campaign"], "q3")
+        self.assertIsNotNone(msg["Date"])
+        self.assertIsNotNone(msg["Message-ID"])
+        self.assertEqual(msg["MIME-Version"], "1.0")
+        for part in msg.walk():
+            self.assertIsNone(part["Bcc"])
+        self.assertFalse(msg.defects, msg.defects)
+
+        # mixed( related( alternative(text, html), inline ), pdf, csv )
+        self.assertEqual(msg.get_content_type(), "multipart/mixed")
+        kids = list(msg.iter_parts())
+        self.assertEqual([k.get_content_type() for k in kids],
+                         ["multipart/related", "application/pdf", "text/csv"])
+        related = kids[0]
+        rel_kids = list(related.iter_parts())
+        self.assertEqual([k.get_content_type() for k in rel_kids],
+                         ["multipart/alternative", "image/png"])
+        alt_kids = list(rel_kids[0].iter_parts())
+        self.assertEqual([k.get_content_type() for k in alt_kids], ["text/plain", "text/html"])
+
+        text, html = alt_kids
+        self.assertEqual(text.get_content().replace("\r\n", "\n"), self.TEXT)
+        self.assertEqual(html.get_content().replace("\r\n", "\n"), self.HTML)
+
+        inline = rel_kids[1]
+        self.assertEqual(inline["Content-ID"], f"<{self.CID}>")
+        self.assertEqual(inline.get_content_disposition(), "inline")
+        self.assertEqual(inline.get_payload(decode=True), self.PNG)
+
+        pdf, csv = kids[1:]
+        self.assertEqual(pdf.get_content_disposition(), "attachment")
+        self.assertEqual(pdf.get_filename(), "report.pdf")
+        self.assertEqual(pdf.get_payload(decode=True), self.PDF)
+        self.assertEqual(csv.get_content_disposition(), "attachment")
+        self.assertEqual(csv.get_filename(), self.CSV_NAME)
+        self.assertEqual(norm(csv.get_payload(decode=True)), self.CSV)
+        return msg
+
+    def test_builds_a_full_message(self):
+        to, cc, bcc = mailbox("to"), mailbox("cc"), mailbox("hidden")
+        r = self.send_built("AIOSMTPD_PORT", to, cc, bcc)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.decode().splitlines()
+        self.assertEqual([line.split(":")[0] for line in lines], [to, cc, bcc])
+        data, envelope = recorded_with_envelope(to)
+        self.assertIsNotNone(data)
+        # the envelope as given: no recipient added, none left out
+        self.assertEqual(envelope.split("\n")[1:],
+                         [f"RCPT <{to}>", f"RCPT <{cc}>", f"RCPT <{bcc}>", ""])
+        self.assertTrue(envelope.startswith(f"MAIL <{self.SENDER}> SIZE={len(data)} "
+                                            "BODY=8BITMIME\n"), envelope)
+        self.assertNotIn(bcc.encode(), data)
+        self.assertNotIn(b"\nBcc:", data.replace(b"\r\n", b"\n"))
+        self.check_built(data, to, cc)
+        # non-ASCII is encoded in the header fields, which stay ASCII
+        head = data.split(b"\r\n\r\n", 1)[0]
+        self.assertTrue(head.isascii(), head)
+
+    def test_delivered_by_postfix(self):
+        to, cc, bcc = mailbox("pto"), mailbox("pcc"), mailbox("phidden")
+        r = self.send_built("POSTFIX_PORT", to, cc, bcc)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for rcpt in (to, cc, bcc):
+            data = postfix_delivered_bytes(rcpt)
+            self.assertIsNotNone(data, rcpt)
+            self.assertNotIn(b"\r\n", data)  # Maildir: LF line ends
+            msg = self.check_built(data, to, cc, crlf=False)
+            self.assertIn(rcpt, msg["Delivered-To"])
+            if rcpt != bcc:
+                self.assertNotIn(bcc.encode(), data)
+
+    def test_subject_only_does_not_read_stdin(self):
+        a = mailbox("subjonly")
+        r = send("--server", f"127.0.0.1:{ENV['AIOSMTPD_PORT']}", "--from", self.SENDER,
+                 "--to", a, "--subject", "Ümlaut only", stdin=MESSAGE)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        msg = email.message_from_bytes(recorded(a), policy=email.policy.default)
+        self.assertEqual(msg["Subject"], "Ümlaut only")
+        self.assertEqual(msg.get_content_type(), "text/plain")
+        self.assertEqual(msg.get_content(), "")
+
+    def test_usage_errors_exit_64(self):
+        base = ["--server", f"127.0.0.1:{ENV['AIOSMTPD_PORT']}", "--from", self.SENDER,
+                "--to", "x@example.org"]
+        msg_file = self.file("m.eml", MESSAGE)
+        cases = {
+            "--message with --subject": (["--message", msg_file, "--subject", "x"],
+                                         "--message"),
+            "--message - with --attach": (["--message", "-", "--attach", self.pdf],
+                                          "--message"),
+            "--cc without a built message": (["--message", msg_file, "--cc", "c@example.org"],
+                                             "--cc"),
+            "--header without a built message": (["--header", "X-A: b"], "--header"),
+            "null sender in From": (["--from", "", "--subject", "x"], "From"),
+            "CID without @": (["--inline", f"logo={self.png}"], "--inline"),
+            "--inline without =": (["--inline", self.png], "--inline"),
+            "header without colon": (["--subject", "x", "--header", "X-A b"], "--header"),
+            "header the builder writes": (["--subject", "x", "--header", "Bcc: y@example.org"],
+                                          "--header"),
+            "header injection": (["--subject", "x", "--header", "X-A: a\r\nBcc: y@example.org"],
+                                 "--header"),
+            "bad --cc": (["--subject", "x", "--cc", "not an address"], "--cc"),
+            "control character in subject": (["--subject", "a\nBcc: y@example.org"],
+                                             "--subject"),
+            "--subject twice": (["--subject", "a", "--subject", "b"], "--subject"),
+        }
+        for name, (extra, said) in cases.items():
+            with self.subTest(name):
+                r = send(*base, *extra, stdin=b"")
+                self.assertEqual(r.returncode, 64, r.stderr)
+                self.assertEqual(r.stdout, b"")
+                self.assertIn(said, r.stderr.decode().splitlines()[0])
+
+    def test_unreadable_files_exit_66(self):
+        base = ["--server", f"127.0.0.1:{ENV['AIOSMTPD_PORT']}", "--from", self.SENDER,
+                "--to", mailbox("nofile"), "--subject", "x"]
+        for extra in (["--attach", "/nonexistent/report.pdf"],
+                      ["--attach", self.pdf, "--attach", self.dir],
+                      ["--inline", f"{self.CID}=/nonexistent/logo.png"],
+                      ["--text", "/nonexistent/t.txt"],
+                      ["--html", self.dir]):
+            with self.subTest(extra):
+                r = send(*base, *extra)
+                self.assertEqual(r.returncode, 66, r.stderr)
+                self.assertEqual(r.stdout, b"")
+                self.assertIn("cannot", r.stderr.decode())
+
+    def test_text_that_is_not_utf8_exits_65(self):
+        r = send("--server", f"127.0.0.1:{ENV['AIOSMTPD_PORT']}", "--from", self.SENDER,
+                 "--to", mailbox("latin1"), "--text", self.file("l1.txt", "Grüße\n".encode(
+                     "latin-1")))
+        self.assertEqual(r.returncode, 65, r.stderr)
+        self.assertIn("not valid UTF-8", r.stderr.decode())
+
+    def test_help_covers_building(self):
+        r = send("--help", tls=None)
+        self.assertEqual(r.returncode, 0)
+        out = r.stdout.decode()
+        for expected in ("--subject", "--text", "--html", "--attach", "--inline CID=FILE",
+                         "--cc", "--bcc", "--header", "cid:"):
             self.assertIn(expected, out)
 
 

@@ -100,6 +100,11 @@ START_TEST(starttls_by_name_and_by_ip)
         ck_assert_ptr_nonnull(strstr(strstr(w.transcript, "C: STARTTLS"), "C: EHLO"));
         ck_assert_ptr_null(strstr(strstr(w.transcript, "C: STARTTLS") + 1, "C: STARTTLS"));
         expect_delivered_to_aiosmtpd(to);
+        /* SNI carries host names, never IP literals (RFC 6066 section 3). */
+        char *session = itest_aiosmtpd_session(to);
+        ck_assert_ptr_nonnull(session);
+        ck_assert_ptr_nonnull(strstr(session, i == 0 ? "SNI localhost\n" : "SNI none\n"));
+        free(session);
         free(to);
         esmtp_session_free(s);
     }
@@ -431,6 +436,33 @@ START_TEST(scram_plus_is_the_default_choice)
 }
 END_TEST
 
+START_TEST(insecure_switch_accepts_anything)
+{
+    seen w;
+    esmtp_session *s = tls_session("localhost", "POSTFIX_TLS_WRONGHOST_PORT", ESMTP_TLS_STARTTLS, &w);
+    ck_assert_int_eq(esmtp_session_set_tls_insecure_no_verify(s, 1), 0);
+    esmtp_message *m = simple_message(s, "insecure@example.org");
+    ck_assert_int_eq(itest_drive(s, _i), 0);
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_OK);
+    esmtp_session_free(s);
+}
+END_TEST
+
+START_TEST(minimum_tls_version)
+{
+    seen w;
+    char *to = itest_mailbox("tls13", "example.org");
+    esmtp_session *s = tls_session("localhost", "AIOSMTPD_TLS_PORT", ESMTP_TLS_STARTTLS, &w);
+    ck_assert_int_eq(esmtp_session_set_tls_min_version(s, ESMTP_TLS_1_3), 0);
+    ck_assert_int_eq(esmtp_session_set_tls_min_version(s, (esmtp_tls_version)11), ESMTP_EINVAL);
+    simple_message(s, to);
+    ck_assert_int_eq(itest_drive(s, _i), 0);
+    ck_assert_str_eq(w.version, "TLSv1.3");
+    free(to);
+    esmtp_session_free(s);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
     Suite *s = suite_create("tls");
@@ -450,6 +482,8 @@ static Suite *tls_suite(void)
     tcase_add_loop_test(tc, oauth_mechanisms, 0, 2);
     tcase_add_loop_test(tc, external_with_client_certificate, 0, 2);
     tcase_add_loop_test(tc, scram_plus_is_the_default_choice, 0, 2);
+    tcase_add_loop_test(tc, insecure_switch_accepts_anything, 0, 2);
+    tcase_add_loop_test(tc, minimum_tls_version, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

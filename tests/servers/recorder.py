@@ -26,6 +26,7 @@ before ID.env:
 
   LISTENER tls|smtps|auth
   TLS <protocol> <cipher>           or: TLS none
+  SNI <server name the client sent> or: SNI none
   CLIENTCERT <identity>             only if a verified client certificate came
   AUTH <mechanism> <user>           or: AUTH none
 
@@ -195,6 +196,7 @@ def session_text(listener, server, session):
     lines = [f"LISTENER {listener}"]
     if ssl_object:
         lines.append(f"TLS {ssl_object.version()} {ssl_object.cipher()[0]}")
+        lines.append(f"SNI {getattr(ssl_object, 'sni', None) or 'none'}")
         identity = authmech.peer_identity(server)
         if identity:
             lines.append(f"CLIENTCERT {identity}")
@@ -205,6 +207,11 @@ def session_text(listener, server, session):
     return "".join(line + "\n" for line in lines).encode("utf-8", "surrogateescape")
 
 
+def remember_sni(ssl_object, server_name, context):
+    """Keeps the name the client asked for (SNI), for ID.session."""
+    ssl_object.sni = server_name
+
+
 def tls_contexts(args):
     """(plain server context, one that also asks for a client certificate)"""
     plain = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -212,6 +219,7 @@ def tls_contexts(args):
     asking = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=args.ca)
     asking.load_cert_chain(args.cert, args.key)
     asking.verify_mode = ssl.CERT_OPTIONAL   # a certificate the CA does not verify fails the handshake
+    plain.sni_callback = asking.sni_callback = remember_sni
     return plain, asking
 
 

@@ -114,7 +114,7 @@ static size_t ds_run(datastream *d, const unsigned char *p, const unsigned char 
             return (size_t)(stop - p);
         }
         q = lf + 1;
-        if (q == end || *q == '.') {
+        if (q == end || (*q == '.' && !d->no_stuffing)) {
             *eol = 1;
             return (size_t)(q - p);
         }
@@ -189,7 +189,7 @@ static int ds_convert(datastream *d, unsigned char *out, size_t cap, size_t *out
             /* decided by the next byte, which may be in the next chunk */
             ds_take(d, 1);
             d->pending_cr = 1;
-        } else if (d->at_line_start && c == '.') {
+        } else if (d->at_line_start && c == '.' && !d->no_stuffing) {
             /* the extra dot; the line's own one goes out with its run */
             ds_put(out, &o, ".", 1);
             d->stuffed++;

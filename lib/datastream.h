@@ -34,6 +34,8 @@ typedef struct datastream {
 
     int policy;            /* DS_NEWLINE_* */
     int reject_8bit;       /* fail with ESMTP_E8BIT on a byte >= 0x80 */
+    int no_stuffing;       /* BDAT: line ends are still made CRLF, but dots
+                              are not doubled (RFC 3030) */
     int verbatim;          /* a memory body that ds_measure found needs no
                               conversion: ds_read only copies it */
 

@@ -32,6 +32,8 @@ struct esmtp_recipient {
     esmtp_message *message;
     char *mailbox;
     outcome result;
+    int notify;                  /* ESMTP_NOTIFY_* flags, 0: not asked */
+    char *orcpt;                 /* original recipient for DSNs, or NULL */
 };
 
 struct esmtp_message {
@@ -62,6 +64,19 @@ struct esmtp_message {
     void *prepare_ud;
     void (*prepare_free)(void *ud); /* frees prepare_ud with the message, or NULL */
 
+    esmtp_dsn_ret dsn_ret;
+    char *dsn_envid;
+    int dsn_required;
+    int requiretls;
+    long deliver_by;             /* seconds, 0: not asked */
+    int deliver_by_return;
+    int priority;                /* -9..9, 0: not asked */
+    int utf8_headers;
+    int plain_mail;              /* the server refused MAIL's optional parameters:
+                                    send them no more */
+    int use_smtputf8;            /* decided before MAIL for this server */
+    int use_dsn;
+
     outcome result;
     txn_state txn;               /* the protocol engine's per-transaction state */
 };
@@ -79,6 +94,7 @@ struct esmtp_session {
     char *helo_name;             /* NULL: chosen when connected */
     unsigned int timeouts[ESMTP_TIMEOUT_ALL];
     int pipelining;
+    int chunking;
 
     esmtp_tls_mode tls_mode;
     tls_config tls_cfg;          /* its strings are owned by the session */

@@ -95,11 +95,13 @@ void message_free(esmtp_message *m)
 {
     for (size_t i = 0; i < m->nrcpts; i++) {
         free(m->rcpts[i]->mailbox);
+        free(m->rcpts[i]->orcpt);
         outcome_free(&m->rcpts[i]->result);
         free(m->rcpts[i]);
     }
     free(m->rcpts);
     free(m->reverse_path);
+    free(m->dsn_envid);
     free(m->body);
     if (m->prepare_free)
         m->prepare_free(m->prepare_ud);
@@ -276,4 +278,114 @@ const char *esmtp_recipient_enhanced_code(const esmtp_recipient *r)
 const char *esmtp_recipient_text(const esmtp_recipient *r)
 {
     return r && r->result.text ? r->result.text : "";
+}
+
+/* Replaces *slot with a copy of value (NULL clears it). */
+static int replace_string(char **slot, const char *value)
+{
+    char *copy = NULL;
+    if (value && !(copy = strdup(value)))
+        return ESMTP_ENOMEM;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+int esmtp_message_set_dsn_ret(esmtp_message *m, esmtp_dsn_ret ret)
+{
+    if (!m || (unsigned)ret > ESMTP_DSN_RET_HDRS)
+        return ESMTP_EINVAL;
+    if (!editable(m))
+        return ESMTP_ESTATE;
+    m->dsn_ret = ret;
+    return 0;
+}
+
+int esmtp_message_set_dsn_envid(esmtp_message *m, const char *envid)
+{
+    if (!m)
+        return ESMTP_EINVAL;
+    if (envid) {
+        size_t n = strlen(envid);
+        if (n == 0 || n > 100)
+            return ESMTP_EINVAL;
+        for (const char *p = envid; *p; p++)
+            if (*p < 0x20 || *p > 0x7e)
+                return ESMTP_EINVAL;
+    }
+    if (!editable(m))
+        return ESMTP_ESTATE;
+    return replace_string(&m->dsn_envid, envid);
+}
+
+int esmtp_message_set_dsn_required(esmtp_message *m, int required)
+{
+    if (!m)
+        return ESMTP_EINVAL;
+    if (!editable(m))
+        return ESMTP_ESTATE;
+    m->dsn_required = required != 0;
+    return 0;
+}
+
+int esmtp_recipient_set_dsn_notify(esmtp_recipient *r, int flags)
+{
+    const int all = ESMTP_NOTIFY_SUCCESS | ESMTP_NOTIFY_FAILURE | ESMTP_NOTIFY_DELAY;
+    if (!r || (flags != 0 && flags != ESMTP_NOTIFY_NEVER && (flags & ~all)))
+        return ESMTP_EINVAL;
+    if (!editable(r->message))
+        return ESMTP_ESTATE;
+    r->notify = flags;
+    return 0;
+}
+
+int esmtp_recipient_set_dsn_orcpt(esmtp_recipient *r, const char *address)
+{
+    if (!r || (address && !valid_mailbox(address, 0)))
+        return ESMTP_EINVAL;
+    if (!editable(r->message))
+        return ESMTP_ESTATE;
+    return replace_string(&r->orcpt, address);
+}
+
+int esmtp_message_set_requiretls(esmtp_message *m, int require)
+{
+    if (!m)
+        return ESMTP_EINVAL;
+    if (!editable(m))
+        return ESMTP_ESTATE;
+    m->requiretls = require != 0;
+    return 0;
+}
+
+int esmtp_message_set_deliver_by(esmtp_message *m, long seconds, int return_if_late)
+{
+    /* RFC 2852: with R the time must be positive; N allows any. */
+    if (!m || seconds < -999999999L || seconds > 999999999L || (return_if_late && seconds < 0))
+        return ESMTP_EINVAL;
+    if (!editable(m))
+        return ESMTP_ESTATE;
+    m->deliver_by = seconds;
+    m->deliver_by_return = return_if_late != 0;
+    return 0;
+}
+
+int esmtp_message_set_priority(esmtp_message *m, int priority)
+{
+    if (!m || priority < -9 || priority > 9)
+        return ESMTP_EINVAL;
+    if (!editable(m))
+        return ESMTP_ESTATE;
+    m->priority = priority;
+    return 0;
+}
+
+int esmtp_message_set_utf8_headers(esmtp_message *m, int utf8)
+{
+    if (!m)
+        return ESMTP_EINVAL;
+    if (!editable(m))
+        return ESMTP_ESTATE;
+    m->utf8_headers = utf8 != 0;
+    return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "protocol.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "address.h"
 #include "internal.h"
 #include "sasl.h"
 
@@ -19,6 +21,9 @@
 static int fail(engine *e, int err, const reply *r, const char *why);
 static int advance(engine *e);
 static int ready_for_mail(engine *e);
+static int start_body(engine *e, esmtp_message *m);
+static int bdat_settled(engine *e, esmtp_message *m);
+static int body_queued(engine *e, esmtp_message *m, size_t body_bytes);
 
 int engine_init(engine *e, esmtp_session *s)
 {
@@ -60,6 +65,7 @@ void engine_free(engine *e)
     free_extensions(e);
     ds_free(&e->ds);
     sasl_client_free(e->sasl);
+    free(e->bdat_buf);
     memset(e, 0, sizeof *e);
 }
 
@@ -114,26 +120,106 @@ static int command(engine *e, cmd_kind kind, esmtp_message *m, size_t rcpt, cons
     return command_as(e, kind, m, rcpt, line, line);
 }
 
-/* Mailboxes are at most 512 bytes (checked when set), so a command line
- * with its parameters fits here without allocating. */
-#define LINE_MAX_LEN 640
+/* Room for a command line with its parameters: mailboxes are at most 512
+ * bytes (checked when set), an ORCPT in RFC 6533 form at most ten times
+ * that in the worst case. */
+#define LINE_MAX_LEN 8192
+
+/* Appends to a command line being built; bounded by LINE_MAX_LEN. */
+static void put(char *line, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void put(char *line, size_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(line + *n, LINE_MAX_LEN - *n, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        *n = *n + (size_t)k < LINE_MAX_LEN ? *n + (size_t)k : LINE_MAX_LEN - 1;
+}
+
+/* An envelope address as it goes on the wire (A-labels unless SMTPUTF8),
+ * or NULL with the reason in *why. */
+static const char *wire_address(const esmtp_message *m, const char *mailbox, ebuf *buf,
+                                const char **why)
+{
+    ebuf_clear(buf);
+    if (addr_for_envelope(mailbox, m->use_smtputf8, buf, why) != 0)
+        return NULL;
+    return ebuf_str(buf);
+}
+
+/* The next recipient from index i that is still open. */
+static size_t next_open_rcpt(const esmtp_message *m, size_t i)
+{
+    while (i < m->nrcpts && m->rcpts[i]->result.status != ESMTP_STATUS_PENDING)
+        i++;
+    return i;
+}
 
 static int send_rcpt(engine *e, esmtp_message *m, size_t i)
 {
+    const esmtp_recipient *r = m->rcpts[i];
     char line[LINE_MAX_LEN];
-    snprintf(line, sizeof line, "RCPT TO:<%s>", m->rcpts[i]->mailbox);
+    size_t n = 0;
+    ebuf buf = {0};
+    const char *why;
+    const char *addr = wire_address(m, r->mailbox, &buf, &why); /* checked by precheck */
+    put(line, &n, "RCPT TO:<%s>", addr ? addr : r->mailbox);
+    if (m->use_dsn && r->notify) {
+        put(line, &n, " NOTIFY=%s", r->notify == ESMTP_NOTIFY_NEVER ? "NEVER" : "");
+        const char *sep = "";
+        static const struct { int flag; const char *name; } names[] = {
+            {ESMTP_NOTIFY_SUCCESS, "SUCCESS"}, {ESMTP_NOTIFY_FAILURE, "FAILURE"},
+            {ESMTP_NOTIFY_DELAY, "DELAY"}};
+        for (size_t k = 0; k < 3; k++)
+            if (r->notify & names[k].flag) {
+                put(line, &n, "%s%s", sep, names[k].name);
+                sep = ",";
+            }
+    }
+    if (m->use_dsn && r->orcpt) {
+        ebuf_clear(&buf);
+        if (addr_orcpt(r->orcpt, &buf) == 0)
+            put(line, &n, " ORCPT=%s", ebuf_str(&buf));
+    }
+    ebuf_free(&buf);
+    m->txn.rcpts_out++;
     return command(e, CMD_RCPT, m, i, line);
 }
 
 static int send_mail(engine *e, esmtp_message *m)
 {
     char line[LINE_MAX_LEN];
-    int n = snprintf(line, sizeof line, "MAIL FROM:<%s>", m->reverse_path);
-    if (m->size_known && engine_extension(e, "SIZE"))
-        n += snprintf(line + n, sizeof line - (size_t)n, " SIZE=%llu",
-                      (unsigned long long)m->size);
+    size_t n = 0;
+    ebuf buf = {0};
+    const char *why;
+    const char *addr = wire_address(m, m->reverse_path, &buf, &why); /* checked by precheck */
+    put(line, &n, "MAIL FROM:<%s>", addr ? addr : m->reverse_path);
+    size_t before_optional = n;
+    /* Optional parameters, left out after a server refused them (501/555). */
+    if (!m->plain_mail) {
+        if (m->size_known && engine_extension(e, "SIZE"))
+            put(line, &n, " SIZE=%llu", (unsigned long long)m->size);
+        if (m->use_dsn && m->dsn_ret)
+            put(line, &n, " RET=%s", m->dsn_ret == ESMTP_DSN_RET_FULL ? "FULL" : "HDRS");
+        if (m->use_dsn && m->dsn_envid) {
+            ebuf_clear(&buf);
+            if (addr_xtext(m->dsn_envid, &buf) == 0)
+                put(line, &n, " ENVID=%s", ebuf_str(&buf));
+        }
+        if (m->deliver_by && engine_extension(e, "DELIVERBY"))
+            put(line, &n, " BY=%ld;%c", m->deliver_by, m->deliver_by_return ? 'R' : 'N');
+        if (m->priority && engine_extension(e, "MT-PRIORITY"))
+            put(line, &n, " MT-PRIORITY=%d", m->priority);
+    }
+    m->txn.optional_sent = n > before_optional;
     if (m->has_8bit)
-        snprintf(line + n, sizeof line - (size_t)n, " BODY=8BITMIME");
+        put(line, &n, " BODY=8BITMIME");
+    if (m->use_smtputf8)
+        put(line, &n, " SMTPUTF8");
+    if (m->requiretls)
+        put(line, &n, " REQUIRETLS");
+    ebuf_free(&buf);
     return command(e, CMD_MAIL, m, 0, line);
 }
 
@@ -177,6 +263,76 @@ static int decide_no_recipient(engine *e, esmtp_message *m)
 static int is_final(const esmtp_message *m)
 {
     return m->result.status != ESMTP_STATUS_PENDING;
+}
+
+/* Decides how the envelope goes to this server: SMTPUTF8 or A-labels, DSN
+ * or not, REQUIRETLS possible or not. Recipients that cannot be sent to
+ * get their fate here, before anything is sent. */
+static int precheck_envelope(engine *e, esmtp_message *m, char *why, size_t whylen)
+{
+    esmtp_session *s = e->session;
+    int offered = engine_extension(e, "SMTPUTF8") != NULL;
+    const char *reason;
+    if (m->utf8_headers || addr_local_is_utf8(m->reverse_path)) {
+        if (!offered) {
+            snprintf(why, whylen, "the message needs SMTPUTF8 (%s), which the server does "
+                                  "not offer",
+                     m->utf8_headers ? "UTF-8 headers" : "a non-ASCII sender");
+            return ESMTP_EINVAL;
+        }
+        m->use_smtputf8 = 1;
+    } else {
+        m->use_smtputf8 = 0;
+        for (size_t i = 0; offered && i < m->nrcpts; i++)
+            m->use_smtputf8 |= addr_local_is_utf8(m->rcpts[i]->mailbox);
+    }
+    ebuf buf = {0};
+    int rc = 0;
+    if (!wire_address(m, m->reverse_path, &buf, &reason)) {
+        snprintf(why, whylen, "the reverse-path: %s", reason);
+        rc = ESMTP_EINVAL;
+    }
+    size_t open = 0;
+    for (size_t i = 0; rc == 0 && i < m->nrcpts; i++) {
+        esmtp_recipient *r = m->rcpts[i];
+        if (r->result.status != ESMTP_STATUS_PENDING)
+            continue;
+        if (wire_address(m, r->mailbox, &buf, &reason)) {
+            open++;
+            continue;
+        }
+        rc = outcome_set(&r->result, ESMTP_STATUS_PERMFAIL, 0, "", reason);
+        if (rc == 0)
+            rc = session_progress(s, ESMTP_EVENT_RECIPIENT, m, r, 0);
+    }
+    ebuf_free(&buf);
+    if (rc)
+        return rc;
+    if (open == 0) {
+        snprintf(why, whylen, "no recipient can be sent to");
+        return ESMTP_EINVAL;
+    }
+    if (m->requiretls && (!e->tls_active || !engine_extension(e, "REQUIRETLS"))) {
+        snprintf(why, whylen, "REQUIRETLS was asked for, but %s",
+                 e->tls_active ? "the server does not offer it" : "the connection is not TLS");
+        return ESMTP_EINVAL;
+    }
+    int wants_dsn = m->dsn_ret || m->dsn_envid;
+    for (size_t i = 0; i < m->nrcpts; i++)
+        wants_dsn |= m->rcpts[i]->notify || m->rcpts[i]->orcpt;
+    m->use_dsn = wants_dsn && engine_extension(e, "DSN");
+    if (wants_dsn && !m->use_dsn) {
+        if (m->dsn_required) {
+            snprintf(why, whylen, "DSN was required, but the server does not offer it");
+            return ESMTP_EINVAL;
+        }
+        if ((rc = session_progress(s, ESMTP_EVENT_DSN_DROPPED, m, NULL, 0)) != 0)
+            return rc;
+    }
+    if ((m->deliver_by && !engine_extension(e, "DELIVERBY")) ||
+        (m->priority && !engine_extension(e, "MT-PRIORITY")))
+        return session_progress(s, ESMTP_EVENT_PARAMS_DROPPED, m, NULL, 0);
+    return 0;
 }
 
 /* Checks what can be known before MAIL; fills in size and 8-bit flags of
@@ -235,7 +391,7 @@ static int precheck(engine *e, esmtp_message *m, char *why, size_t whylen)
             return ESMTP_ETOOBIG;
         }
     }
-    return 0;
+    return precheck_envelope(e, m, why, whylen);
 }
 
 /* ------------------------------------------------------------ transactions */
@@ -247,12 +403,40 @@ static int begin_transaction(engine *e, esmtp_message *m)
     int rc = send_mail(e, m);
     if (rc || !e->pipelining)
         return rc;
-    for (size_t i = 0; rc == 0 && i < m->nrcpts; i++)
+    for (size_t i = next_open_rcpt(m, 0); rc == 0 && i < m->nrcpts; i = next_open_rcpt(m, i + 1))
         rc = send_rcpt(e, m, i);
-    if (rc == 0)
-        rc = command(e, CMD_DATA, m, 0, "DATA");
-    return rc;
+    if (rc)
+        return rc;
+    if (e->chunking) {
+        /* BDAT needs no go-ahead: the body follows the envelope at once. */
+        m->txn.bdat = 1;
+        return start_body(e, m);
+    }
+    return command(e, CMD_DATA, m, 0, "DATA");
 }
+
+static int on_bdat(engine *e, esmtp_message *m, int last, const reply *r)
+{
+    int rc = 0;
+    m->txn.bdat_out--;
+    if (!is_final(m) && !m->txn.restart) {
+        if (r->code / 100 != 2)
+            rc = decide_by_reply(e, m, r); /* the first failed chunk decides */
+        else if (last)
+            rc = decide_by_reply(e, m, r);
+    }
+    if (rc || m->txn.bdat_out > 0 || (e->in_body && e->body_msg == m))
+        return rc;
+    if (last && !m->txn.restart) {
+        /* BDAT LAST ended the transaction; with PIPELINING the next one is
+         * already under way. */
+        if (e->cur == m)
+            e->cur = NULL;
+        return advance(e);
+    }
+    return bdat_settled(e, m);
+}
+
 
 static void end_transaction(engine *e, esmtp_message *m)
 {
@@ -300,30 +484,14 @@ static int advance(engine *e)
 static int end_body(engine *e)
 {
     esmtp_message *m = e->body_msg;
+    uint64_t body_bytes = e->queued - m->txn.body_start;
     int rc = queue_bytes(e, ".\r\n", 3);
+    if (rc == 0)
+        rc = expect(e, CMD_DOT, m, 0);
     if (rc)
         return rc;
-    m->txn.dot_queued = 1;
-    m->txn.dot_end = e->queued;
-    e->in_body = 0;
-    ds_free(&e->ds);
-    if (e->session->transcript_cb) {
-        char note[64];
-        int n = snprintf(note, sizeof note, "(message body: %llu bytes)",
-                         (unsigned long long)(m->txn.dot_end - 3 - m->txn.body_start));
-        session_transcript(e->session, ESMTP_FROM_LIBRARY, note, (size_t)n);
-        session_transcript(e->session, ESMTP_FROM_CLIENT, ".", 1);
-    }
-    rc = expect(e, CMD_DOT, m, 0);
-    if (rc)
-        return rc;
-    /* With PIPELINING the next transaction may follow the dot at once,
-     * so that it leaves in the same write. */
-    if (e->pipelining) {
-        e->cur = NULL;
-        return advance(e);
-    }
-    return 0;
+    session_transcript(e->session, ESMTP_FROM_CLIENT, ".", 1);
+    return body_queued(e, m, body_bytes);
 }
 
 static long read_body(void *ctx, void *buf, size_t len)
@@ -340,6 +508,7 @@ static int start_body(engine *e, esmtp_message *m)
         ds_init_mem(&e->ds, m->body, m->body_len, (int)m->newline_policy);
     e->ds.verbatim = !m->read_cb && m->body_verbatim;
     e->ds.reject_8bit = !m->has_8bit;
+    e->ds.no_stuffing = m->txn.bdat;
     e->in_body = 1;
     e->body_msg = m;
     e->body_reported = 0;
@@ -544,6 +713,8 @@ static int on_auth(engine *e, const reply *r)
 static int ready_for_mail(engine *e)
 {
     e->pipelining = e->session->pipelining && engine_extension(e, "PIPELINING") != NULL;
+    /* BDAT pays off when chunks need not wait for replies. */
+    e->chunking = e->pipelining && e->session->chunking && engine_extension(e, "CHUNKING");
     return advance(e);
 }
 
@@ -603,7 +774,20 @@ static int on_mail(engine *e, esmtp_message *m, const reply *r)
 {
     if (r->code / 100 == 2) {
         m->txn.mail_ok = 1;
-        return e->pipelining ? 0 : send_rcpt(e, m, m->txn.next_rcpt++);
+        return e->pipelining ? 0 : send_rcpt(e, m, next_open_rcpt(m, 0));
+    }
+    if ((r->code == 501 || r->code == 555) && m->txn.optional_sent && !m->plain_mail &&
+        !(m->txn.bdat && m->read_cb && !m->prepare)) {
+        /* Some servers refuse parameters they do not like (163.com and
+         * SIZE=): try once more without the optional ones. */
+        m->plain_mail = 1;
+        int rc = session_progress(e->session, ESMTP_EVENT_PARAMS_DROPPED, m, NULL, 0);
+        if (rc)
+            return rc;
+        if (!e->pipelining)
+            return begin_transaction(e, m);
+        m->txn.restart = 1; /* once the envelope's other replies are in */
+        return 0;
     }
     int rc = decide_by_reply(e, m, r);
     if (rc == 0 && !e->pipelining) {
@@ -615,8 +799,9 @@ static int on_mail(engine *e, esmtp_message *m, const reply *r)
 
 static int on_rcpt(engine *e, esmtp_message *m, size_t i, const reply *r)
 {
-    if (is_final(m))
-        return 0; /* MAIL failed: its reply already decided every recipient */
+    m->txn.rcpts_out--;
+    if (is_final(m) || m->txn.restart)
+        return 0; /* MAIL failed: its reply decided, or MAIL goes again */
     esmtp_recipient *rc_ = m->rcpts[i];
     int rc;
     if (r->code / 100 == 2) {
@@ -630,11 +815,10 @@ static int on_rcpt(engine *e, esmtp_message *m, size_t i, const reply *r)
     }
     if (rc == 0)
         rc = session_progress(e->session, ESMTP_EVENT_RECIPIENT, m, rc_, 0);
-    if (rc || i + 1 < m->nrcpts) {
-        if (rc == 0 && !e->pipelining)
-            rc = send_rcpt(e, m, m->txn.next_rcpt++);
+    if (rc || m->txn.rcpts_out > 0)
         return rc;
-    }
+    if (!e->pipelining && next_open_rcpt(m, i + 1) < m->nrcpts)
+        return send_rcpt(e, m, next_open_rcpt(m, i + 1));
     /* The last recipient has its answer. */
     if (m->txn.accepted == 0) {
         rc = decide_no_recipient(e, m);
@@ -649,15 +833,17 @@ static int on_rcpt(engine *e, esmtp_message *m, size_t i, const reply *r)
 
 static int on_data(engine *e, esmtp_message *m, const reply *r)
 {
+    if (m->txn.restart && r->code / 100 != 3)
+        return begin_transaction(e, m); /* MAIL again, without the parameters */
     if (r->code / 100 == 3) {
-        if (!is_final(m))
+        if (!is_final(m) && !m->txn.restart)
             return start_body(e, m);
         /* Nobody to deliver to, yet the server wants data: a lone dot
          * ends the transaction without a message (RFC 2920 section 3.1). */
         m->txn.dummy_dot = 1;
         m->txn.dot_queued = 1;
         int rc = command(e, CMD_DOT, m, 0, ".");
-        if (rc == 0) {
+        if (rc == 0 && !m->txn.restart) {
             end_transaction(e, m);
             rc = advance(e);
         }
@@ -675,6 +861,8 @@ static int on_data(engine *e, esmtp_message *m, const reply *r)
 
 static int on_dot(engine *e, esmtp_message *m, const reply *r)
 {
+    if (m->txn.restart)
+        return begin_transaction(e, m);
     int rc = 0;
     if (!m->txn.dummy_dot)
         rc = decide_by_reply(e, m, r);
@@ -709,6 +897,8 @@ static int on_reply(engine *e, const reply *r)
         return on_data(e, p.msg, r);
     case CMD_DOT:
         return on_dot(e, p.msg, r);
+    case CMD_BDAT:
+        return on_bdat(e, p.msg, (int)p.rcpt, r);
     case CMD_STARTTLS:
         return on_starttls(e, r);
     case CMD_AUTH:
@@ -815,12 +1005,99 @@ int engine_recv(engine *e, const char *data, size_t len)
 }
 
 /* Tops the output up with body bytes. */
+/* The body could not be produced. Half of it may be on the wire: only
+ * dropping the connection keeps the server from delivering that. */
+static int body_failed(engine *e, int rc)
+{
+    const char *why = rc == ESMTP_E8BIT ? "the streamed body has 8-bit bytes but was not "
+                                          "declared 8-bit (esmtp_message_set_8bit)"
+                      : rc == ESMTP_EBARENEWLINE ? "the body has a bare CR or LF"
+                      : rc == ESMTP_EREAD        ? "the body's read callback failed"
+                                                 : esmtp_strerror(rc);
+    decide_message(e, e->body_msg,
+                   rc == ESMTP_EREAD ? ESMTP_STATUS_TEMPFAIL : ESMTP_STATUS_PERMFAIL, 0, "", why);
+    return fail(e, rc, NULL, why);
+}
+
+/* The message's last bytes are queued (the dot, or BDAT LAST). */
+static int body_queued(engine *e, esmtp_message *m, size_t body_bytes)
+{
+    m->txn.dot_queued = 1;
+    m->txn.dot_end = e->queued;
+    e->in_body = 0;
+    ds_free(&e->ds);
+    if (e->session->transcript_cb) {
+        char note[64];
+        int n = snprintf(note, sizeof note, "(message body: %llu bytes)",
+                         (unsigned long long)body_bytes);
+        session_transcript(e->session, ESMTP_FROM_LIBRARY, note, (size_t)n);
+    }
+    /* With PIPELINING the next transaction may follow at once, so that it
+     * leaves in the same write. */
+    if (e->pipelining) {
+        e->cur = NULL;
+        return advance(e);
+    }
+    return 0;
+}
+
+/* BDAT: the chunk replies are all in and no more will be sent. */
+static int bdat_settled(engine *e, esmtp_message *m)
+{
+    if (m->txn.restart)
+        return begin_transaction(e, m); /* MAIL again, without the parameters */
+    if (e->cur == m)
+        end_transaction(e, m);
+    return advance(e);
+}
+
+/* RFC 3030 section 3: after a failed chunk, or once the transaction has
+ * failed, no more chunks. */
+static int stop_bdat(engine *e, esmtp_message *m)
+{
+    e->in_body = 0;
+    ds_free(&e->ds);
+    return m->txn.bdat_out == 0 ? bdat_settled(e, m) : 0;
+}
+
+/* Queues the next BDAT chunk: the body without dot-stuffing, its size
+ * announced first. */
+static int fill_bdat(engine *e)
+{
+    esmtp_message *m = e->body_msg;
+    if (is_final(m) || m->txn.restart)
+        return stop_bdat(e, m);
+    if (!e->bdat_buf && !(e->bdat_buf = malloc(BODY_CHUNK)))
+        return ESMTP_ENOMEM;
+    size_t got = 0, n;
+    int rc = 0;
+    while (rc == 0 && got < BODY_CHUNK) {
+        rc = ds_read(&e->ds, e->bdat_buf + got, BODY_CHUNK - got, &n);
+        got += n;
+    }
+    if (rc < 0)
+        return body_failed(e, rc);
+    char head[48];
+    snprintf(head, sizeof head, "BDAT %zu%s", got, rc == 1 ? " LAST" : "");
+    rc = command(e, CMD_BDAT, m, rc == 1, head);
+    if (rc == 0)
+        rc = queue_bytes(e, e->bdat_buf, got);
+    if (rc)
+        return rc;
+    m->txn.bdat_out++;
+    if (e->queue[e->qlen - 1].rcpt) /* LAST */
+        return body_queued(e, m, e->ds.out_bytes);
+    return 0;
+}
+
 static int fill_body(engine *e)
 {
     if (e->out_off > 0) {
         ebuf_consume(&e->out, e->out_off);
         e->out_off = 0;
     }
+    if (e->body_msg->txn.bdat)
+        return fill_bdat(e);
     while (e->in_body && e->out.len < BODY_CHUNK) {
         size_t room = BODY_CHUNK - e->out.len, got = 0;
         int rc = ebuf_reserve(&e->out, room);
@@ -832,20 +1109,8 @@ static int fill_body(engine *e)
         e->queued += got;
         if (rc == 1)
             return end_body(e);
-        if (rc < 0) {
-            /* Half a body is on the wire: only dropping the connection
-             * keeps the server from delivering it. */
-            esmtp_message *m = e->body_msg;
-            const char *why =
-                rc == ESMTP_E8BIT ? "the streamed body has 8-bit bytes but was not declared "
-                                    "8-bit (esmtp_message_set_8bit)"
-                : rc == ESMTP_EBARENEWLINE ? "the body has a bare CR or LF"
-                : rc == ESMTP_EREAD        ? "the body's read callback failed"
-                                           : esmtp_strerror(rc);
-            decide_message(e, m, rc == ESMTP_EREAD ? ESMTP_STATUS_TEMPFAIL : ESMTP_STATUS_PERMFAIL,
-                           0, "", why);
-            return fail(e, rc, NULL, why);
-        }
+        if (rc < 0)
+            return body_failed(e, rc);
     }
     return 0;
 }
@@ -913,6 +1178,7 @@ esmtp_timeout engine_phase(const engine *e)
     case CMD_DATA:
         return ESMTP_TIMEOUT_DATA_INIT;
     case CMD_DOT:
+    case CMD_BDAT:
         return ESMTP_TIMEOUT_DATA_END;
     default:
         return ESMTP_TIMEOUT_COMMAND;

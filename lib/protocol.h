@@ -23,6 +23,7 @@ typedef enum cmd_kind {
     CMD_RCPT,
     CMD_DATA,
     CMD_DOT,
+    CMD_BDAT,                   /* rcpt is 1 for BDAT ... LAST */
     CMD_STARTTLS,
     CMD_AUTH,
     CMD_RSET,
@@ -39,7 +40,11 @@ typedef struct pending_reply {
 typedef struct txn_state {
     int mail_ok;                /* MAIL FROM was accepted */
     size_t accepted;            /* recipients accepted by RCPT */
-    size_t next_rcpt;           /* without PIPELINING: the next RCPT to send */
+    size_t rcpts_out;           /* RCPT replies still to come */
+    int optional_sent;          /* MAIL carried optional parameters */
+    int restart;                /* MAIL refused them: send it again without */
+    int bdat;                   /* the body goes as BDAT chunks */
+    size_t bdat_out;            /* BDAT replies still to come */
     int dummy_dot;              /* 354 came with nobody to deliver to: a lone dot was sent */
     int dot_queued;             /* the end-of-data dot has been queued ... */
     uint64_t body_start;        /* ... and where the body and the dot sit in the output */
@@ -68,6 +73,8 @@ typedef struct engine {
     extension *ext;
     size_t ext_count;
     int pipelining;             /* negotiated */
+    int chunking;               /* BDAT instead of DATA */
+    char *bdat_buf;             /* one chunk of body, BODY_CHUNK bytes */
 
     size_t next_msg;            /* index of the next message to consider */
     esmtp_message *cur;         /* the transaction that blocks new commands */

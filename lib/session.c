@@ -51,6 +51,7 @@ int esmtp_session_new(esmtp_session **out)
         return ESMTP_ENOMEM;
     s->port = 25;
     s->pipelining = 1;
+    s->chunking = 1;
     s->tls_cfg.min_version = ESMTP_TLS_1_2;
     memcpy(s->timeouts, default_timeouts, sizeof s->timeouts);
     transport_init(&s->tr);
@@ -327,6 +328,16 @@ const char *esmtp_session_tls_peer_subject(const esmtp_session *s)
 int esmtp_session_tls_resumed(const esmtp_session *s)
 {
     return established(s) ? tls_resumed(s->tls) : 0;
+}
+
+int esmtp_session_set_chunking(esmtp_session *s, int enable)
+{
+    if (!s)
+        return ESMTP_EINVAL;
+    if (!idle(s))
+        return ESMTP_ESTATE;
+    s->chunking = enable != 0;
+    return 0;
 }
 
 int esmtp_session_set_progress_cb(esmtp_session *s, esmtp_progress_cb cb, void *user_data)

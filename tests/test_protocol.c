@@ -812,6 +812,167 @@ START_TEST(every_error_has_a_description)
 }
 END_TEST
 
+START_TEST(bdat_instead_of_data)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m1 = add(&g, "s@x.test", A, "a\r\n.b\r\n");
+    esmtp_message *m2 = add(&g, "s@x.test", A, "c\r\n");
+    greet(&g, "250-mail.test\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    /* No 354 to wait for: both transactions, bodies unstuffed, at once. */
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@x.test>\r\nBDAT 7 LAST\r\na\r\n.b\r\n"
+                   "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@x.test>\r\nBDAT 3 LAST\r\nc\r\n");
+    /* Exim answers BDAT with a multi-line reply */
+    feed(&g, "250 ok\r\n250 ok\r\n250-2.0.0 chunk\r\n250 2.0.0 queued\r\n");
+    ck_assert_int_eq(esmtp_message_status(m1), ESMTP_STATUS_OK);
+    ck_assert_str_eq(esmtp_message_text(m1), "chunk\nqueued");
+    feed(&g, "250 ok\r\n550 5.1.1 no\r\n554 5.5.1 no valid recipients\r\n");
+    ck_assert_int_eq(esmtp_message_status(m2), ESMTP_STATUS_PERMFAIL);
+    expect_out(&g, "QUIT\r\n");
+    rig_free(&g);
+
+    /* chunking switched off: DATA */
+    rig_init(&g);
+    esmtp_session_set_chunking(g.s, 0);
+    add(&g, "s@x.test", A, "a\r\n");
+    greet(&g, "250-mail.test\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(mail_parameters_refused_then_retried_without)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
+    greet(&g, EHLO_PIPE);
+    expect_out(&g, "MAIL FROM:<s@x.test> SIZE=5\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
+    feed(&g, "501 5.5.4 Invalid parameters\r\n503 need MAIL\r\n503 need MAIL\r\n");
+    ck_assert_int_eq(g.events[ESMTP_EVENT_PARAMS_DROPPED], 1);
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
+    feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n");
+    expect_out(&g, "one\r\n.\r\n");
+    feed(&g, "250 done\r\n");
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_OK);
+    rig_free(&g);
+
+    /* only once: a second refusal decides */
+    rig_init(&g);
+    m = add(&g, "s@x.test", A, "one\r\n");
+    greet(&g, "250-mail.test\r\n250 SIZE 100\r\n");
+    expect_out(&g, "MAIL FROM:<s@x.test> SIZE=5\r\n");
+    feed(&g, "555 5.5.4 no\r\n");
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\n");
+    feed(&g, "501 5.1.7 bad sender\r\n");
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_PERMFAIL);
+    ck_assert_int_eq(esmtp_message_code(m), 501);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(dsn_parameters)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
+    esmtp_recipient *r = esmtp_message_recipient(m, 0);
+    ck_assert_int_eq(esmtp_message_set_dsn_ret(m, ESMTP_DSN_RET_HDRS), 0);
+    ck_assert_int_eq(esmtp_message_set_dsn_envid(m, "id+1=x"), 0);
+    ck_assert_int_eq(esmtp_recipient_set_dsn_notify(r, ESMTP_NOTIFY_SUCCESS | ESMTP_NOTIFY_FAILURE), 0);
+    ck_assert_int_eq(esmtp_recipient_set_dsn_notify(r, ESMTP_NOTIFY_NEVER | ESMTP_NOTIFY_DELAY), ESMTP_EINVAL);
+    ck_assert_int_eq(esmtp_recipient_set_dsn_orcpt(r, "a+b@x.test"), 0);
+    greet(&g, "250-mail.test\r\n250-PIPELINING\r\n250 DSN\r\n");
+    expect_out(&g, "MAIL FROM:<s@x.test> RET=HDRS ENVID=id+2B1+3Dx\r\n"
+                   "RCPT TO:<a@x.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a+2Bb@x.test\r\nDATA\r\n");
+    rig_free(&g);
+
+    /* no DSN at the server: dropped with an event, or the message fails */
+    for (int required = 0; required < 2; required++) {
+        rig_init(&g);
+        m = add(&g, "s@x.test", A, "one\r\n");
+        esmtp_recipient_set_dsn_notify(esmtp_message_recipient(m, 0), ESMTP_NOTIFY_NEVER);
+        esmtp_message_set_dsn_required(m, required);
+        greet(&g, "250-mail.test\r\n250 PIPELINING\r\n");
+        if (required) {
+            expect_out(&g, "QUIT\r\n");
+            ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_PERMFAIL);
+        } else {
+            expect_out(&g, "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
+            ck_assert_int_eq(g.events[ESMTP_EVENT_DSN_DROPPED], 1);
+        }
+        rig_free(&g);
+    }
+}
+END_TEST
+
+START_TEST(international_addresses)
+{
+    static const char *const rcpts[] = {"用户@例え.テスト", "b@bücher.example", NULL};
+    rig g;
+    rig_init(&g);
+    add(&g, "s@x.test", rcpts, "one\r\n");
+    greet(&g, "250-mail.test\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n");
+    expect_out(&g, "MAIL FROM:<s@x.test> SMTPUTF8\r\nRCPT TO:<用户@例え.テスト>\r\n"
+                   "RCPT TO:<b@bücher.example>\r\nDATA\r\n");
+    rig_free(&g);
+
+    /* without SMTPUTF8: A-labels, and the UTF-8 local part fails alone */
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", rcpts, "one\r\n");
+    greet(&g, "250-mail.test\r\n250 PIPELINING\r\n");
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\nRCPT TO:<b@xn--bcher-kva.example>\r\nDATA\r\n");
+    esmtp_recipient *r = esmtp_message_recipient(m, 0);
+    ck_assert_int_eq(esmtp_recipient_status(r), ESMTP_STATUS_PERMFAIL);
+    ck_assert_int_eq(esmtp_recipient_code(r), 0);
+    ck_assert_ptr_nonnull(strstr(esmtp_recipient_text(r), "SMTPUTF8"));
+    feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n");
+    expect_out(&g, "one\r\n.\r\n");
+    rig_free(&g);
+
+    /* UTF-8 headers need SMTPUTF8 at the server */
+    rig_init(&g);
+    m = add(&g, "s@x.test", A, "Subject: 你好\r\n\r\nx\r\n");
+    esmtp_message_set_utf8_headers(m, 1);
+    greet(&g, "250-mail.test\r\n250 8BITMIME\r\n");
+    expect_out(&g, "QUIT\r\n");
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_PERMFAIL);
+    ck_assert_ptr_nonnull(strstr(esmtp_message_text(m), "SMTPUTF8"));
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(requiretls_deliverby_priority)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
+    esmtp_message_set_requiretls(m, 1);
+    greet(&g, "250-mail.test\r\n250 REQUIRETLS\r\n");
+    expect_out(&g, "QUIT\r\n"); /* not over TLS: never sent */
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_PERMFAIL);
+    ck_assert_ptr_nonnull(strstr(esmtp_message_text(m), "REQUIRETLS"));
+    rig_free(&g);
+
+    rig_init(&g);
+    m = add(&g, "s@x.test", A, "one\r\n");
+    ck_assert_int_eq(esmtp_message_set_deliver_by(m, 3600, 1), 0);
+    ck_assert_int_eq(esmtp_message_set_priority(m, 3), 0);
+    ck_assert_int_eq(esmtp_message_set_priority(m, 10), ESMTP_EINVAL);
+    greet(&g, "250-mail.test\r\n250-DELIVERBY 60\r\n250 MT-PRIORITY MIXER\r\n");
+    expect_out(&g, "MAIL FROM:<s@x.test> BY=3600;R MT-PRIORITY=3\r\n");
+    rig_free(&g);
+
+    rig_init(&g);
+    m = add(&g, "s@x.test", A, "one\r\n");
+    esmtp_message_set_priority(m, -2);
+    greet(&g, "250-mail.test\r\n250 8BITMIME\r\n");
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\n");
+    ck_assert_int_eq(g.events[ESMTP_EVENT_PARAMS_DROPPED], 1);
+    rig_free(&g);
+}
+END_TEST
+
 static Suite *protocol_suite(void)
 {
     Suite *s = suite_create("protocol");
@@ -850,6 +1011,11 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, auth_bad_challenge_is_cancelled);
     tcase_add_test(tc, providers);
     tcase_add_test(tc, every_error_has_a_description);
+    tcase_add_test(tc, bdat_instead_of_data);
+    tcase_add_test(tc, mail_parameters_refused_then_retried_without);
+    tcase_add_test(tc, dsn_parameters);
+    tcase_add_test(tc, international_addresses);
+    tcase_add_test(tc, requiretls_deliverby_priority);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -300,7 +300,12 @@ typedef enum esmtp_event {
     ESMTP_EVENT_DISCONNECTED = 7, /**< the connection is closed */
     ESMTP_EVENT_TLS = 8,          /**< TLS is up: see esmtp_session_tls_version(),
                                        esmtp_session_tls_cipher(), esmtp_session_tls_peer_subject() */
-    ESMTP_EVENT_AUTHENTICATED = 9 /**< the server accepted the credentials */
+    ESMTP_EVENT_AUTHENTICATED = 9, /**< the server accepted the credentials */
+    ESMTP_EVENT_DSN_DROPPED = 10,  /**< message goes to a server without DSN: its DSN
+                                        requests are dropped */
+    ESMTP_EVENT_PARAMS_DROPPED = 11 /**< message goes without some optional parameters:
+                                         the server lacks the extension, or refused
+                                         MAIL with them (501/555) and esmtp retried */
 } esmtp_event;
 
 /**
@@ -414,6 +419,90 @@ typedef enum esmtp_newline_policy {
 /** Sets the message's bare CR/LF policy. */
 ESMTP_EXTERN int esmtp_message_set_newline_policy(esmtp_message *message,
                                                   esmtp_newline_policy policy);
+
+/* ------------------------------------------------------------ extensions */
+
+/** What a delivery status notification returns of the message (RFC 3461 RET). */
+typedef enum esmtp_dsn_ret {
+    ESMTP_DSN_RET_DEFAULT = 0, /**< the server decides */
+    ESMTP_DSN_RET_FULL = 1,    /**< the whole message */
+    ESMTP_DSN_RET_HDRS = 2     /**< the headers only */
+} esmtp_dsn_ret;
+
+/** Asks for RET=FULL or RET=HDRS in delivery status notifications. */
+ESMTP_EXTERN int esmtp_message_set_dsn_ret(esmtp_message *message, esmtp_dsn_ret ret);
+
+/**
+ * Sets the envelope identifier that DSNs quote (RFC 3461 ENVID; printable
+ * ASCII, at most 100 characters; esmtp encodes it as xtext). NULL removes it.
+ */
+ESMTP_EXTERN int esmtp_message_set_dsn_envid(esmtp_message *message, const char *envid);
+
+/**
+ * With 1, a server without DSN fails the message (ESMTP_STATUS_PERMFAIL)
+ * instead of receiving it without the DSN requests. By default (0) the
+ * requests are dropped and ESMTP_EVENT_DSN_DROPPED reports it.
+ */
+ESMTP_EXTERN int esmtp_message_set_dsn_required(esmtp_message *message, int required);
+
+/** RFC 3461 NOTIFY flags for esmtp_recipient_set_dsn_notify(). */
+typedef enum esmtp_notify {
+    ESMTP_NOTIFY_NEVER = 1,
+    ESMTP_NOTIFY_SUCCESS = 2,
+    ESMTP_NOTIFY_FAILURE = 4,
+    ESMTP_NOTIFY_DELAY = 8
+} esmtp_notify;
+
+/**
+ * When the recipient's DSNs are sent: ESMTP_NOTIFY_NEVER alone, or any of
+ * SUCCESS, FAILURE and DELAY; 0 (the default) leaves it to the server.
+ */
+ESMTP_EXTERN int esmtp_recipient_set_dsn_notify(esmtp_recipient *recipient, int flags);
+
+/**
+ * The original recipient address for DSNs (RFC 3461 ORCPT; RFC 6533's
+ * utf-8 form for a non-ASCII address). NULL removes it.
+ */
+ESMTP_EXTERN int esmtp_recipient_set_dsn_orcpt(esmtp_recipient *recipient, const char *address);
+
+/**
+ * Requires TLS all the way to the recipient (RFC 8689 REQUIRETLS): the
+ * message is only sent over TLS to a server that offers REQUIRETLS;
+ * otherwise it fails (ESMTP_STATUS_PERMFAIL) without being sent.
+ */
+ESMTP_EXTERN int esmtp_message_set_requiretls(esmtp_message *message, int require);
+
+/**
+ * Asks for delivery within seconds (RFC 2852 DELIVERBY): when return_if_late
+ * is 1 the message is to be returned if it cannot be delivered in time (R),
+ * else only a DSN is sent (N). 0 seconds removes the request. Dropped, with
+ * ESMTP_EVENT_PARAMS_DROPPED, by a server that does not offer DELIVERBY.
+ */
+ESMTP_EXTERN int esmtp_message_set_deliver_by(esmtp_message *message, long seconds,
+                                              int return_if_late);
+
+/**
+ * The message's priority, -9 (lowest) to 9 (RFC 6710 MT-PRIORITY); 0 is
+ * normal and sends nothing. Dropped, with ESMTP_EVENT_PARAMS_DROPPED, by a
+ * server that does not offer MT-PRIORITY.
+ */
+ESMTP_EXTERN int esmtp_message_set_priority(esmtp_message *message, int priority);
+
+/**
+ * Declares that the message's headers are UTF-8 (RFC 6532), so that it must
+ * be sent with SMTPUTF8 (RFC 6531). Without this, SMTPUTF8 is used only when
+ * an envelope address has a non-ASCII local part. A message that needs it
+ * fails (ESMTP_STATUS_PERMFAIL) at a server that does not offer it;
+ * domains in Unicode are sent as A-labels otherwise.
+ */
+ESMTP_EXTERN int esmtp_message_set_utf8_headers(esmtp_message *message, int utf8);
+
+/**
+ * Enables (1, the default) or disables (0) CHUNKING (RFC 3030): when the
+ * server offers it with PIPELINING, bodies go out as BDAT chunks, without
+ * dot-stuffing and without waiting for a 354.
+ */
+ESMTP_EXTERN int esmtp_session_set_chunking(esmtp_session *session, int enable);
 
 /* ------------------------------------------------------- running a session */
 

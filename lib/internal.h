@@ -33,6 +33,7 @@ struct esmtp_recipient {
     char *mailbox;
     outcome result;
     int notify;                  /* ESMTP_NOTIFY_* flags, 0: not asked */
+    int deferred;                /* 452 in this transaction: try in the next */
     char *orcpt;                 /* original recipient for DSNs, or NULL */
 };
 
@@ -74,6 +75,7 @@ struct esmtp_message {
     int utf8_headers;
     int plain_mail;              /* the server refused MAIL's optional parameters:
                                     send them no more */
+    int followup;                /* recipients wait for another transaction */
     int use_smtputf8;            /* decided before MAIL for this server */
     int use_dsn;
 

@@ -225,22 +225,38 @@ static int send_mail(engine *e, esmtp_message *m)
 
 /* ------------------------------------------------------------ outcomes */
 
+/* The recipients this transaction carried share its outcome; those the
+ * server refused at RCPT already have theirs, and those it put off with
+ * 452 (too many recipients) keep that reply unless told otherwise. */
+static int settle_recipients(esmtp_message *m, esmtp_status st, int code, const char *enhanced,
+                             const char *text)
+{
+    int rc = 0;
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        esmtp_recipient *r = m->rcpts[i];
+        if (r->result.status != ESMTP_STATUS_PENDING || r->deferred)
+            continue;
+        int rc2 = outcome_set(&r->result, st, code, enhanced, text);
+        if (rc == 0)
+            rc = rc2;
+    }
+    return rc;
+}
+
 static int decide_message(engine *e, esmtp_message *m, esmtp_status st, int code,
                           const char *enhanced, const char *text)
 {
     int rc = outcome_set(&m->result, st, code, enhanced, text);
-    /* Every recipient still open shares the message's fate: those the
-     * server refused at RCPT already have theirs. */
     for (size_t i = 0; i < m->nrcpts; i++) {
         esmtp_recipient *r = m->rcpts[i];
-        if (r->result.status == ESMTP_STATUS_PENDING) {
-            int rc2 = outcome_set(&r->result, st, code, enhanced, text);
-            if (rc == 0)
-                rc = rc2;
+        if (r->deferred) { /* no follow-up for them: their 452 is final */
+            r->deferred = 0;
+            r->result.status = ESMTP_STATUS_TEMPFAIL;
         }
     }
+    int rc2 = settle_recipients(m, st, code, enhanced, text);
     int cb = session_progress(e->session, ESMTP_EVENT_MESSAGE_DONE, m, NULL, 0);
-    return rc ? rc : cb;
+    return rc ? rc : rc2 ? rc2 : cb;
 }
 
 static int decide_by_reply(engine *e, esmtp_message *m, const reply *r)
@@ -249,13 +265,30 @@ static int decide_by_reply(engine *e, esmtp_message *m, const reply *r)
                           ebuf_str(&r->text));
 }
 
+/* The reply that ends a transaction arrived. Recipients the server put off
+ * with 452 get a transaction of their own (RFC 5321 section 4.5.3.1.10)
+ * when this one succeeded and the body can be produced again. */
+static int transaction_done(engine *e, esmtp_message *m, const reply *r)
+{
+    int again = r->code / 100 == 2 && m->txn.deferred && m->txn.accepted &&
+                (!m->read_cb || m->prepare);
+    if (!again)
+        return decide_by_reply(e, m, r);
+    int rc = settle_recipients(m, ESMTP_STATUS_OK, r->code, r->enhanced, ebuf_str(&r->text));
+    for (size_t i = 0; i < m->nrcpts; i++)
+        m->rcpts[i]->deferred = 0;
+    m->followup = 1;
+    e->followups++;
+    return rc;
+}
+
 /* No recipient was accepted: the message fails, temporarily if any
  * recipient might succeed later. */
 static int decide_no_recipient(engine *e, esmtp_message *m)
 {
     esmtp_status st = ESMTP_STATUS_PERMFAIL;
     for (size_t i = 0; i < m->nrcpts; i++)
-        if (m->rcpts[i]->result.status == ESMTP_STATUS_TEMPFAIL)
+        if (m->rcpts[i]->result.status == ESMTP_STATUS_TEMPFAIL || m->rcpts[i]->deferred)
             st = ESMTP_STATUS_TEMPFAIL;
     return decide_message(e, m, st, 0, "", "no recipient was accepted");
 }
@@ -419,11 +452,11 @@ static int on_bdat(engine *e, esmtp_message *m, int last, const reply *r)
 {
     int rc = 0;
     m->txn.bdat_out--;
-    if (!is_final(m) && !m->txn.restart) {
+    if (!is_final(m) && !m->txn.restart && !m->followup) {
         if (r->code / 100 != 2)
             rc = decide_by_reply(e, m, r); /* the first failed chunk decides */
         else if (last)
-            rc = decide_by_reply(e, m, r);
+            rc = transaction_done(e, m, r);
     }
     if (rc || m->txn.bdat_out > 0 || (e->in_body && e->body_msg == m))
         return rc;
@@ -462,8 +495,19 @@ static int advance(engine *e)
             return rc;
     }
     esmtp_session *s = e->session;
-    while (e->next_msg < s->nmsgs) {
-        esmtp_message *m = s->msgs[e->next_msg++];
+    for (;;) {
+        esmtp_message *m = NULL;
+        for (size_t i = 0; e->followups && i < e->next_msg && !m; i++)
+            if (s->msgs[i]->followup)
+                m = s->msgs[i];
+        if (m) {
+            m->followup = 0;
+            e->followups--;
+        } else if (e->next_msg < s->nmsgs) {
+            m = s->msgs[e->next_msg++];
+        } else {
+            break;
+        }
         if (is_final(m))
             continue;
         char why[160];
@@ -804,9 +848,15 @@ static int on_rcpt(engine *e, esmtp_message *m, size_t i, const reply *r)
         return 0; /* MAIL failed: its reply decided, or MAIL goes again */
     esmtp_recipient *rc_ = m->rcpts[i];
     int rc;
-    if (r->code / 100 == 2) {
-        m->txn.accepted++;
-        /* Accepted for now; the reply to the dot decides. */
+    if (r->code / 100 == 2 || r->code == 452) {
+        /* Accepted for now, the reply to the dot decides; or put off until
+         * this transaction is done (452: too many recipients). */
+        if (r->code == 452) {
+            rc_->deferred = 1;
+            m->txn.deferred++;
+        } else {
+            m->txn.accepted++;
+        }
         rc = outcome_set(&rc_->result, ESMTP_STATUS_PENDING, r->code, r->enhanced,
                          ebuf_str(&r->text));
     } else {
@@ -865,7 +915,7 @@ static int on_dot(engine *e, esmtp_message *m, const reply *r)
         return begin_transaction(e, m);
     int rc = 0;
     if (!m->txn.dummy_dot)
-        rc = decide_by_reply(e, m, r);
+        rc = transaction_done(e, m, r);
     if (rc == 0 && e->cur == m)
         end_transaction(e, m);
     return rc ? rc : advance(e);

@@ -40,6 +40,7 @@ typedef struct pending_reply {
 typedef struct txn_state {
     int mail_ok;                /* MAIL FROM was accepted */
     size_t accepted;            /* recipients accepted by RCPT */
+    size_t deferred;            /* recipients put off with 452 */
     size_t rcpts_out;           /* RCPT replies still to come */
     int optional_sent;          /* MAIL carried optional parameters */
     int restart;                /* MAIL refused them: send it again without */
@@ -84,6 +85,7 @@ typedef struct engine {
     uint64_t body_reported;     /* body bytes announced by ESMTP_EVENT_BODY_BYTES */
     int need_rset;
     int quit_sent;
+    size_t followups;           /* messages waiting for a follow-up transaction */
 
     enum { STARTTLS_NO, STARTTLS_OPTIONAL, STARTTLS_REQUIRED } starttls;
     int tls_active;             /* the connection is encrypted */

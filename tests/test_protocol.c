@@ -973,6 +973,56 @@ START_TEST(requiretls_deliverby_priority)
 }
 END_TEST
 
+START_TEST(too_many_recipients_get_a_follow_up_transaction)
+{
+    static const char *const three[] = {"a@x.test", "b@x.test", "c@x.test", NULL};
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", three, "one\r\n");
+    esmtp_message *m2 = add(&g, "s@x.test", A, "two\r\n");
+    greet(&g, EHLO_PIPE);
+    free(drain(&g));
+    feed(&g, "250 ok\r\n250 ok\r\n452 4.5.3 Too many recipients\r\n452 4.5.3 Too many recipients\r\n"
+             "354 go\r\n");
+    /* body one, then message two follows the dot as usual */
+    expect_out(&g, "one\r\n.\r\nMAIL FROM:<s@x.test> SIZE=5\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
+    feed(&g, "250 2.0.0 first\r\n");
+    ck_assert_int_eq(esmtp_recipient_status(esmtp_message_recipient(m, 0)), ESMTP_STATUS_OK);
+    ck_assert_int_eq(esmtp_recipient_status(esmtp_message_recipient(m, 1)), ESMTP_STATUS_PENDING);
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_PENDING);
+    feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n");
+    /* after message two's body: the follow-up for b and c */
+    expect_out(&g, "two\r\n.\r\nMAIL FROM:<s@x.test> SIZE=5\r\nRCPT TO:<b@x.test>\r\n"
+                   "RCPT TO:<c@x.test>\r\nDATA\r\n");
+    feed(&g, "250 2.0.0 second\r\n");
+    ck_assert_int_eq(esmtp_message_status(m2), ESMTP_STATUS_OK);
+    feed(&g, "250 ok\r\n250 ok\r\n452 4.5.3 Too many recipients\r\n354 go\r\n");
+    free(drain(&g));
+    feed(&g, "250 2.0.0 third\r\n");
+    free(drain(&g));
+    feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n");
+    free(drain(&g));
+    feed(&g, "250 2.0.0 fourth\r\n");
+    expect_out(&g, "QUIT\r\n");
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_OK);
+    ck_assert_str_eq(esmtp_recipient_text(esmtp_message_recipient(m, 0)), "first");
+    ck_assert_str_eq(esmtp_recipient_text(esmtp_message_recipient(m, 1)), "third");
+    ck_assert_str_eq(esmtp_recipient_text(esmtp_message_recipient(m, 2)), "fourth");
+    ck_assert_int_eq(g.events[ESMTP_EVENT_MESSAGE_DONE], 2);
+    rig_free(&g);
+
+    /* nobody accepted but some put off: no endless follow-ups */
+    rig_init(&g);
+    m = add(&g, "s@x.test", A, "one\r\n");
+    greet(&g, EHLO_PIPE);
+    free(drain(&g));
+    feed(&g, "250 ok\r\n452 4.5.3 Too many recipients\r\n554 5.5.1 no valid recipients\r\n");
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
+    ck_assert_int_eq(esmtp_recipient_code(esmtp_message_recipient(m, 0)), 452);
+    rig_free(&g);
+}
+END_TEST
+
 static Suite *protocol_suite(void)
 {
     Suite *s = suite_create("protocol");
@@ -1016,6 +1066,7 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, dsn_parameters);
     tcase_add_test(tc, international_addresses);
     tcase_add_test(tc, requiretls_deliverby_priority);
+    tcase_add_test(tc, too_many_recipients_get_a_follow_up_transaction);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -92,6 +92,7 @@ enum session_state {
 
 struct esmtp_session {
     char *host;
+    ebuf host_ascii;             /* host with A-labels, for the run */
     unsigned int port;
     char *helo_name;             /* NULL: chosen when connected */
     unsigned int timeouts[ESMTP_TIMEOUT_ALL];

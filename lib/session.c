@@ -13,6 +13,7 @@
 
 #include <openssl/crypto.h>
 
+#include "address.h"
 #include "internal.h"
 #include "sasl.h"
 
@@ -91,6 +92,7 @@ void esmtp_session_free(esmtp_session *s)
     free((char *)s->tls_cfg.pin);
     ebuf_free(&s->detail);
     ebuf_free(&s->greeting);
+    ebuf_free(&s->host_ascii);
     free(s);
 }
 
@@ -476,8 +478,19 @@ int esmtp_session_start(esmtp_session *s)
     s->result = 0;
     s->state = SESSION_CONNECTING;
 
+    /* A Unicode host name is looked up, sent as SNI and matched against the
+     * certificate as its A-labels. IP literals pass unchanged. */
     char why[300];
-    int rc = transport_resolve(&s->tr, s->host, s->port, why, sizeof why);
+    const char *reason;
+    ebuf_clear(&s->host_ascii);
+    int rc = addr_domain_to_ascii(s->host, &s->host_ascii, &reason);
+    if (rc == ESMTP_EINVAL && strchr(s->host, ':'))
+        rc = ebuf_append_str(&s->host_ascii, s->host); /* an IPv6 literal without brackets */
+    if (rc) {
+        snprintf(why, sizeof why, "the server's name: %s", reason);
+        return fail_run(s, rc == ESMTP_ENOMEM ? rc : ESMTP_ERESOLVE, why);
+    }
+    rc = transport_resolve(&s->tr, ebuf_str(&s->host_ascii), s->port, why, sizeof why);
     if (rc)
         return fail_run(s, rc, why);
     rc = connect_next(s, why, sizeof why);
@@ -489,7 +502,8 @@ static int start_tls(esmtp_session *s)
 {
     char why[300];
     int same_server = s->resume && s->resume_port == s->port && strcmp(s->resume_host, s->host) == 0;
-    int rc = tls_new(&s->tls, &s->tls_cfg, s->host, same_server ? s->resume : NULL, why,
+    int rc = tls_new(&s->tls, &s->tls_cfg, ebuf_str(&s->host_ascii),
+                     same_server ? s->resume : NULL, why,
                      sizeof why);
     if (rc == 0) {
         s->tls_handshaking = 1;

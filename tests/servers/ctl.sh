@@ -33,6 +33,10 @@ set_ports() {
     aiosmtpd_tls_port=$((base + 2))
     aiosmtpd_smtps_port=$((base + 3))
     aiosmtpd_auth_port=$((base + 4))
+    aiosmtpd_ext_port=$((base + 5))
+    aiosmtpd_quirk_port=$((base + 6))
+    aiosmtpd_no8bit_port=$((base + 7))
+    aiosmtpd_small_port=$((base + 8))
     postfix_port=$((base + 10))
     postfix_nopipe_port=$((base + 11))
     postfix_starttls_port=$((base + 12))
@@ -42,6 +46,7 @@ set_ports() {
     postfix_expired_port=$((base + 16))
     postfix_selfsigned_port=$((base + 17))
     postfix_clientcert_port=$((base + 18))
+    postfix_rcptlimit_port=$((base + 19))
     sink_port=$((base + 20))
     sink_421_port=$((base + 21))
     sink_drop_port=$((base + 22))
@@ -52,7 +57,9 @@ set_ports() {
                $aiosmtpd_tls_port $aiosmtpd_smtps_port $aiosmtpd_auth_port
                $postfix_starttls_port $postfix_submission_port $postfix_smtps_port
                $postfix_wronghost_port $postfix_expired_port $postfix_selfsigned_port
-               $postfix_clientcert_port $inject_port"
+               $postfix_clientcert_port $inject_port
+               $aiosmtpd_ext_port $aiosmtpd_quirk_port $aiosmtpd_no8bit_port $aiosmtpd_small_port
+               $postfix_rcptlimit_port"
 }
 
 set_paths() {
@@ -323,6 +330,8 @@ EOF
   -o smtpd_tls_CAfile=$tls/ca.crt
   -o smtpd_relay_restrictions=permit_tls_all_clientcerts,reject
   -o smtpd_recipient_restrictions=check_recipient_access,$access,permit_tls_all_clientcerts,reject
+127.0.0.1:$postfix_rcptlimit_port inet n - n - - smtpd
+  -o smtpd_recipient_limit=2
 pickup     unix  n - n 60   1 pickup
 cleanup    unix  n - n -    0 cleanup
 qmgr       unix  n - n 300  1 qmgr
@@ -399,6 +408,8 @@ do_start() {
         --port "$aiosmtpd_port" --nopipe-port "$aiosmtpd_nopipe_port" \
         --tls-port "$aiosmtpd_tls_port" --smtps-port "$aiosmtpd_smtps_port" \
         --auth-port "$aiosmtpd_auth_port" \
+        --ext-port "$aiosmtpd_ext_port" --quirk-port "$aiosmtpd_quirk_port" \
+        --no8bit-port "$aiosmtpd_no8bit_port" --small-port "$aiosmtpd_small_port" \
         --cert "$tls/server.crt" --key "$tls/server.key" --ca "$tls/ca.crt" \
         --sasl-user "$sasl_user" --sasl-password "$sasl_password" --oauth-token "$oauth_token"
     spawn inject "$python" $pyflags "$here/inject.py" --port "$inject_port" \
@@ -415,6 +426,9 @@ do_start() {
     wait_ready aiosmtpd-tls "$aiosmtpd_tls_port" "$state/recorder.log" spawned_alive recorder
     wait_ready aiosmtpd-auth "$aiosmtpd_auth_port" "$state/recorder.log" spawned_alive recorder
     wait_listening aiosmtpd-smtps "$aiosmtpd_smtps_port" "$state/recorder.log"
+    for port in $aiosmtpd_ext_port $aiosmtpd_quirk_port $aiosmtpd_no8bit_port $aiosmtpd_small_port; do
+        wait_ready "aiosmtpd (port $port)" "$port" "$state/recorder.log" spawned_alive recorder
+    done
     wait_ready inject "$inject_port" "$state/inject.log" spawned_alive inject
     wait_ready sink "$sink_port" "$state/sink.log" spawned_alive sink
     wait_ready sink-421 "$sink_421_port" "$state/sink-421.log" spawned_alive sink-421
@@ -423,7 +437,8 @@ do_start() {
     wait_ready postfix "$postfix_port" "$pf/log/postfix.log" postfix_running
     wait_ready postfix-nopipe "$postfix_nopipe_port" "$pf/log/postfix.log" postfix_running
     for port in $postfix_starttls_port $postfix_submission_port $postfix_wronghost_port \
-        $postfix_expired_port $postfix_selfsigned_port $postfix_clientcert_port; do
+        $postfix_expired_port $postfix_selfsigned_port $postfix_clientcert_port \
+        $postfix_rcptlimit_port; do
         wait_ready "postfix (port $port)" "$port" "$pf/log/postfix.log" postfix_running
     done
     wait_listening postfix-smtps "$postfix_smtps_port" "$pf/log/postfix.log"
@@ -465,6 +480,11 @@ TLS_CLIENT_KEY=$tls/client.key
 SASL_USER=$sasl_user
 SASL_PASSWORD=$sasl_password
 OAUTH_TOKEN=$oauth_token
+AIOSMTPD_EXT_PORT=$aiosmtpd_ext_port
+AIOSMTPD_QUIRK_PORT=$aiosmtpd_quirk_port
+AIOSMTPD_NO8BIT_PORT=$aiosmtpd_no8bit_port
+AIOSMTPD_SMALL_PORT=$aiosmtpd_small_port
+POSTFIX_RCPTLIMIT_PORT=$postfix_rcptlimit_port
 EOF
     mv "$state/env.tmp" "$state/env"
     echo "ctl.sh: servers up; settings in $state/env"

@@ -30,6 +30,13 @@ before ID.env:
   CLIENTCERT <identity>             only if a verified client certificate came
   AUTH <mechanism> <user>           or: AUTH none
 
+Listeners for the ESMTP extensions (extensions.py), recording the same way:
+--ext-port (SMTPUTF8, DSN, CHUNKING/BDAT, BINARYMIME, DELIVERBY, MT-PRIORITY,
+ENHANCEDSTATUSCODES, STARTTLS with --cert, then REQUIRETLS; writes
+ID.session with LISTENER ext), --quirk-port (501 to any MAIL parameter),
+--no8bit-port (PIPELINING and SIZE only) and --small-port (SIZE 1000,
+CHUNKING, ENHANCEDSTATUSCODES).
+
 Must be run with /usr/bin/python3 (Debian's aiosmtpd).
 """
 
@@ -48,8 +55,13 @@ import time
 from aiosmtpd.smtp import SMTP
 
 import authmech
+import extensions
 
 SIZE_LIMIT = 10485760
+SMALL_SIZE_LIMIT = 1000
+EXT_FEATURES = ("PIPELINING", "SIZE", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "DSN",
+                "CHUNKING", "BINARYMIME", "DELIVERBY", "MT-PRIORITY", "STARTTLS", "REQUIRETLS")
+SMALL_FEATURES = ("PIPELINING", "SIZE", "8BITMIME", "ENHANCEDSTATUSCODES", "CHUNKING")
 AUTH_LINE_LIMIT = 12288   # RFC 4954 4: AUTH lines and SASL responses up to 12288 octets
 REJECT_DATA_HEADER = re.compile(rb"^X-Test-Reject-Data:[ \t]*yes[ \t]*\r?$", re.I | re.M)
 
@@ -134,18 +146,23 @@ def write_atomically(path, data):
 
 class Recorder:
     # listener: name written to ID.session (None: no ID.session, as on the
-    # plain listeners); offers_auth: False hides aiosmtpd's AUTH line.
-    def __init__(self, record_dir, ids, pipelining, listener=None, offers_auth=True):
+    # plain listeners); offers_auth: False hides aiosmtpd's AUTH line;
+    # hidden: other EHLO keywords of aiosmtpd's to hide (e.g. "8BITMIME").
+    # (The extension listeners make their EHLO reply themselves: extensions.py.)
+    def __init__(self, record_dir, ids, pipelining, listener=None, offers_auth=True, hidden=()):
         self.record_dir = record_dir
         self.ids = ids
         self.pipelining = pipelining
         self.listener = listener
         self.offers_auth = offers_auth
+        self.hidden = {keyword.upper() for keyword in hidden}
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
         if not self.offers_auth:
             responses = [r for r in responses if not r[4:].upper().startswith("AUTH")]
+        if self.hidden:
+            responses = [r for r in responses if r[4:].split(" ")[0].upper() not in self.hidden]
         if self.pipelining:
             responses.insert(len(responses) - 1, "250-PIPELINING")
         return responses
@@ -182,6 +199,18 @@ class Recorder:
         text = "".join(line + "\n" for line in envelope.record_lines)
         write_atomically(base + ".env", text.encode("utf-8", "surrogateescape"))
         return f"250 2.0.0 OK id={msg_id}"
+
+
+class ExtSMTP(extensions.ExtendedSMTP, RecordingSMTP):
+    """The extension listeners: their own EHLO, MAIL, RCPT and BDAT."""
+
+
+class QuirkSMTP(extensions.RefuseMailParameters, RecordingSMTP):
+    """501 to MAIL with parameters (a provider's quirk)."""
+
+
+class No8bitSMTP(extensions.SizeParameterOnly, RecordingSMTP):
+    """555 to MAIL parameters other than SIZE (8BITMIME and SMTPUTF8 not offered)."""
 
 
 class AuthRecorder(authmech.AuthMechanisms, Recorder):
@@ -231,12 +260,14 @@ def message_ids():
 async def serve(args):
     loop = asyncio.get_running_loop()
     ids = message_ids()
-    # (port, handler, extra SMTP arguments, ssl context of an implicit-TLS listener)
+    # (port, handler, extra SMTP arguments, ssl context of an implicit-TLS listener);
+    # extra may name another SMTP class ("class") than RecordingSMTP.
     listeners = [(args.port, Recorder(args.dir, ids, True), {}, None),
                  (args.nopipe_port, Recorder(args.dir, ids, False), {}, None)]
+    no_auth = {"auth_exclude_mechanism": ["PLAIN", "LOGIN"]}
+    plain_ctx = asking_ctx = None
     if args.cert:
         plain_ctx, asking_ctx = tls_contexts(args)
-        no_auth = {"auth_exclude_mechanism": ["PLAIN", "LOGIN"]}
         if args.tls_port:
             listeners.append((args.tls_port, Recorder(args.dir, ids, True, "tls", False),
                               dict(no_auth, tls_context=plain_ctx), None))
@@ -258,22 +289,40 @@ async def serve(args):
                 "auth_exclude_mechanism": [] if scram_plus else ["SCRAM-SHA-256-PLUS"],
                 "long_auth_lines": True,
             }, None))
+    if args.ext_port:
+        features = EXT_FEATURES if plain_ctx else \
+            tuple(f for f in EXT_FEATURES if f not in ("STARTTLS", "REQUIRETLS"))
+        ext = dict(no_auth, features=features, tls_context=plain_ctx)
+        ext["class"] = ExtSMTP
+        listeners.append((args.ext_port, Recorder(args.dir, ids, True, "ext", False), ext, None))
+    if args.quirk_port:
+        listeners.append((args.quirk_port, Recorder(args.dir, ids, True), {"class": QuirkSMTP}, None))
+    if args.no8bit_port:
+        listeners.append((args.no8bit_port, Recorder(args.dir, ids, True, hidden=["8BITMIME"]),
+                          {"class": No8bitSMTP}, None))
+    if args.small_port:
+        small = dict(no_auth, features=SMALL_FEATURES, data_size_limit=SMALL_SIZE_LIMIT)
+        small["class"] = ExtSMTP
+        listeners.append((args.small_port, Recorder(args.dir, ids, True), small, None))
     servers = []
     for port, handler, extra, implicit_tls in listeners:
         def factory(handler=handler, extra=extra):
-            return RecordingSMTP(
+            settings = {"data_size_limit": SIZE_LIMIT, **extra}
+            cls = settings.pop("class", RecordingSMTP)
+            return cls(
                 handler,
                 hostname="recorder.test",
-                data_size_limit=SIZE_LIMIT,
                 decode_data=False,
                 strict_sync=not handler.pipelining,
                 loop=loop,
-                **extra,
+                **settings,
             )
 
         servers.append(await loop.create_server(factory, args.host, port, ssl=implicit_tls))
-        logging.info("listening on %s:%d (pipelining=%s, %s)", args.host, port, handler.pipelining,
-                     handler.listener or "plain")
+        kind = handler.listener or "plain"
+        if "class" in extra:
+            kind += ", " + extra["class"].__name__
+        logging.info("listening on %s:%d (pipelining=%s, %s)", args.host, port, handler.pipelining, kind)
 
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -294,6 +343,11 @@ def main():
     parser.add_argument("--smtps-port", type=int, help="implicit-TLS listener")
     parser.add_argument("--auth-port", type=int,
                         help="STARTTLS listener requiring AUTH (also needs --ca, --sasl-user, ...)")
+    parser.add_argument("--ext-port", type=int,
+                        help="extension listener (SMTPUTF8, DSN, CHUNKING, ...; STARTTLS with --cert)")
+    parser.add_argument("--quirk-port", type=int, help="listener refusing MAIL parameters with 501")
+    parser.add_argument("--no8bit-port", type=int, help="listener without 8BITMIME (PIPELINING, SIZE only)")
+    parser.add_argument("--small-port", type=int, help="listener with SIZE 1000 and CHUNKING")
     parser.add_argument("--cert", help="server certificate (PEM)")
     parser.add_argument("--key", help="its private key (PEM)")
     parser.add_argument("--ca", help="CA that verifies client certificates (for EXTERNAL)")

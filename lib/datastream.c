@@ -221,17 +221,31 @@ static int ds_convert(datastream *d, unsigned char *out, size_t cap, size_t *out
 
 int ds_read(datastream *d, char *out, size_t cap, size_t *outlen)
 {
-    if (d->verbatim) {
-        /* measured as needing no change: a plain copy */
-        size_t n = d->mem_len - d->mem_pos < cap ? d->mem_len - d->mem_pos : cap;
-        memcpy(out, d->mem + d->mem_pos, n);
-        d->mem_pos += n;
-        d->in_bytes += n;
-        d->out_bytes += n;
-        *outlen = n;
-        return d->mem_pos == d->mem_len;
+    if (!d->verbatim)
+        return ds_convert(d, (unsigned char *)out, cap, outlen, NULL);
+    /* Nothing to convert: a plain copy. */
+    size_t o = 0;
+    int rc = d->error;
+    while (rc == 0 && !d->finished && o < cap) {
+        const unsigned char *p, *end;
+        if ((rc = ds_fill(d, &p, &end)) != 0)
+            break;
+        if (p == end) {
+            d->finished = 1;
+            break;
+        }
+        size_t n = (size_t)(end - p) < cap - o ? (size_t)(end - p) : cap - o;
+        memcpy(out + o, p, n);
+        ds_take(d, n);
+        o += n;
     }
-    return ds_convert(d, (unsigned char *)out, cap, outlen, NULL);
+    d->out_bytes += o;
+    *outlen = o;
+    if (rc) {
+        d->error = rc;
+        return rc;
+    }
+    return d->finished;
 }
 
 int ds_measure(const void *data, size_t len, int policy, uint64_t *size, int *has_8bit,

@@ -36,8 +36,9 @@ typedef struct datastream {
     int reject_8bit;       /* fail with ESMTP_E8BIT on a byte >= 0x80 */
     int no_stuffing;       /* BDAT: line ends are still made CRLF, but dots
                               are not doubled (RFC 3030) */
-    int verbatim;          /* a memory body that ds_measure found needs no
-                              conversion: ds_read only copies it */
+    int verbatim;          /* ds_read only copies: set for a memory body that
+                              ds_measure found needs no conversion, and for
+                              a BINARYMIME body, which must not be changed */
 
     /* conversion state */
     int at_line_start;     /* the next byte starts a line; the output so far

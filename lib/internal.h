@@ -73,6 +73,7 @@ struct esmtp_message {
     int deliver_by_return;
     int priority;                /* -9..9, 0: not asked */
     int utf8_headers;
+    int binary;                  /* BINARYMIME: sent exactly as given */
     int plain_mail;              /* the server refused MAIL's optional parameters:
                                     send them no more */
     int followup;                /* recipients wait for another transaction */

@@ -389,3 +389,13 @@ int esmtp_message_set_utf8_headers(esmtp_message *m, int utf8)
     m->utf8_headers = utf8 != 0;
     return 0;
 }
+
+int esmtp_message_set_binary(esmtp_message *m, int binary)
+{
+    if (!m)
+        return ESMTP_EINVAL;
+    if (!editable(m))
+        return ESMTP_ESTATE;
+    m->binary = binary != 0;
+    return 0;
+}

@@ -213,7 +213,9 @@ static int send_mail(engine *e, esmtp_message *m)
             put(line, &n, " MT-PRIORITY=%d", m->priority);
     }
     m->txn.optional_sent = n > before_optional;
-    if (m->has_8bit)
+    if (m->binary)
+        put(line, &n, " BODY=BINARYMIME");
+    else if (m->has_8bit)
         put(line, &n, " BODY=8BITMIME");
     if (m->use_smtputf8)
         put(line, &n, " SMTPUTF8");
@@ -401,16 +403,23 @@ static int precheck(engine *e, esmtp_message *m, char *why, size_t whylen)
     } else {
         uint64_t size;
         int has_8bit;
-        if (m->newline_policy == ESMTP_NEWLINE_REJECT && !m->body_verbatim &&
+        if (m->newline_policy == ESMTP_NEWLINE_REJECT && !m->binary && !m->body_verbatim &&
             ds_measure(m->body, m->body_len, DS_NEWLINE_REJECT, &size, &has_8bit, NULL)) {
             snprintf(why, whylen, "the body has a bare CR or LF");
             return ESMTP_EBARENEWLINE;
         }
-        m->size = m->body_size;
+        m->size = m->binary ? m->body_len : m->body_size;
         m->has_8bit = m->body_8bit;
         m->size_known = 1;
     }
-    if (m->has_8bit && !engine_extension(e, "8BITMIME")) {
+    if (m->binary) {
+        if (!e->chunking || !engine_extension(e, "BINARYMIME")) {
+            snprintf(why, whylen, "a binary body needs CHUNKING and BINARYMIME%s, which the "
+                                  "server does not offer",
+                     e->pipelining ? "" : " with PIPELINING");
+            return ESMTP_EINVAL;
+        }
+    } else if (m->has_8bit && !engine_extension(e, "8BITMIME")) {
         snprintf(why, whylen,
                  "the body has 8-bit bytes and the server does not offer 8BITMIME");
         return ESMTP_E8BIT;
@@ -550,8 +559,8 @@ static int start_body(engine *e, esmtp_message *m)
         ds_init_cb(&e->ds, read_body, m, (int)m->newline_policy);
     else
         ds_init_mem(&e->ds, m->body, m->body_len, (int)m->newline_policy);
-    e->ds.verbatim = !m->read_cb && m->body_verbatim;
-    e->ds.reject_8bit = !m->has_8bit;
+    e->ds.verbatim = m->binary || (!m->read_cb && m->body_verbatim);
+    e->ds.reject_8bit = !m->has_8bit && !m->binary;
     e->ds.no_stuffing = m->txn.bdat;
     e->in_body = 1;
     e->body_msg = m;

@@ -321,6 +321,32 @@ START_TEST(postfix_chunking_and_enhanced_codes)
 }
 END_TEST
 
+START_TEST(binarymime_exact_bytes)
+{
+    seen w;
+    char *to = itest_mailbox("binary", "example.org");
+    const char *rcpts[] = {to, NULL};
+    static const char body[] = "Subject: bin\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+                               "\x00\x01\n.\r\r\n\xff bare LF\nend";
+    esmtp_session *s = session("AIOSMTPD_EXT_PORT", &w);
+    esmtp_message *m = itest_message(s, FROM, rcpts, body, sizeof body - 1);
+    ck_assert_int_eq(esmtp_message_set_binary(m, 1), 0);
+    ck_assert_int_eq(itest_drive(s, _i), 0);
+    check_ok(m);
+    char *eml;
+    size_t len;
+    char *env = itest_aiosmtpd_record(to, &eml, &len);
+    ck_assert_ptr_nonnull(env);
+    ck_assert_ptr_nonnull(strstr(env, " BODY=BINARYMIME"));
+    ck_assert_uint_eq(len, sizeof body - 1);
+    ck_assert(memcmp(eml, body, len) == 0);
+    free(env);
+    free(eml);
+    free(to);
+    esmtp_session_free(s);
+}
+END_TEST
+
 static Suite *extensions_suite(void)
 {
     Suite *s = suite_create("extensions");
@@ -335,6 +361,7 @@ static Suite *extensions_suite(void)
     tcase_add_loop_test(tc, requiretls_only_over_tls, 0, 2);
     tcase_add_loop_test(tc, postfix_recipient_limit, 0, 2);
     tcase_add_loop_test(tc, postfix_chunking_and_enhanced_codes, 0, 2);
+    tcase_add_loop_test(tc, binarymime_exact_bytes, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

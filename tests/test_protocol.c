@@ -1023,6 +1023,29 @@ START_TEST(too_many_recipients_get_a_follow_up_transaction)
 }
 END_TEST
 
+START_TEST(binary_bodies_need_binarymime)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", A, "a\nb\rc");
+    ck_assert_int_eq(esmtp_message_set_binary(m, 1), 0);
+    greet(&g, "250-mail.test\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 BINARYMIME\r\n");
+    /* sent exactly as given: bare LF and CR stay */
+    expect_out(&g, "MAIL FROM:<s@x.test> BODY=BINARYMIME\r\nRCPT TO:<a@x.test>\r\n"
+                   "BDAT 5 LAST\r\na\nb\rc");
+    rig_free(&g);
+
+    rig_init(&g);
+    m = add(&g, "s@x.test", A, "a\nb\rc");
+    esmtp_message_set_binary(m, 1);
+    greet(&g, "250-mail.test\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    expect_out(&g, "QUIT\r\n");
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_PERMFAIL);
+    ck_assert_ptr_nonnull(strstr(esmtp_message_text(m), "BINARYMIME"));
+    rig_free(&g);
+}
+END_TEST
+
 static Suite *protocol_suite(void)
 {
     Suite *s = suite_create("protocol");
@@ -1067,6 +1090,7 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, international_addresses);
     tcase_add_test(tc, requiretls_deliverby_priority);
     tcase_add_test(tc, too_many_recipients_get_a_follow_up_transaction);
+    tcase_add_test(tc, binary_bodies_need_binarymime);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -498,6 +498,14 @@ ESMTP_EXTERN int esmtp_message_set_priority(esmtp_message *message, int priority
 ESMTP_EXTERN int esmtp_message_set_utf8_headers(esmtp_message *message, int utf8);
 
 /**
+ * Declares the body binary (RFC 3030 BINARYMIME): it is sent exactly as
+ * given, without line-end conversion, in BDAT chunks with BODY=BINARYMIME.
+ * This needs a server that offers CHUNKING, BINARYMIME and PIPELINING;
+ * elsewhere the message fails (ESMTP_STATUS_PERMFAIL) without being sent.
+ */
+ESMTP_EXTERN int esmtp_message_set_binary(esmtp_message *message, int binary);
+
+/**
  * Enables (1, the default) or disables (0) CHUNKING (RFC 3030): when the
  * server offers it with PIPELINING, bodies go out as BDAT chunks, without
  * dot-stuffing and without waiting for a 354.

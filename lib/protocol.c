@@ -148,6 +148,16 @@ static const char *wire_address(const esmtp_message *m, const char *mailbox, ebu
     return ebuf_str(buf);
 }
 
+/* Starts "MAIL FROM:<address>" or "RCPT TO:<address>" (the address was
+ * checked by precheck). */
+static void address_command(const esmtp_message *m, const char *cmd, const char *mailbox,
+                            char *line, size_t *n, ebuf *buf)
+{
+    const char *why;
+    const char *addr = wire_address(m, mailbox, buf, &why);
+    put(line, n, "%s:<%s>", cmd, addr ? addr : mailbox);
+}
+
 /* The next recipient from index i that is still open. */
 static size_t next_open_rcpt(const esmtp_message *m, size_t i)
 {
@@ -162,9 +172,7 @@ static int send_rcpt(engine *e, esmtp_message *m, size_t i)
     char line[LINE_MAX_LEN];
     size_t n = 0;
     ebuf buf = {0};
-    const char *why;
-    const char *addr = wire_address(m, r->mailbox, &buf, &why); /* checked by precheck */
-    put(line, &n, "RCPT TO:<%s>", addr ? addr : r->mailbox);
+    address_command(m, "RCPT TO", r->mailbox, line, &n, &buf);
     if (m->use_dsn && r->notify) {
         put(line, &n, " NOTIFY=%s", r->notify == ESMTP_NOTIFY_NEVER ? "NEVER" : "");
         const char *sep = "";
@@ -192,9 +200,7 @@ static int send_mail(engine *e, esmtp_message *m)
     char line[LINE_MAX_LEN];
     size_t n = 0;
     ebuf buf = {0};
-    const char *why;
-    const char *addr = wire_address(m, m->reverse_path, &buf, &why); /* checked by precheck */
-    put(line, &n, "MAIL FROM:<%s>", addr ? addr : m->reverse_path);
+    address_command(m, "MAIL FROM", m->reverse_path, line, &n, &buf);
     size_t before_optional = n;
     /* Optional parameters, left out after a server refused them (501/555). */
     if (!m->plain_mail) {

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include "itest.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -243,4 +246,51 @@ char *itest_postfix_delivered(const char *rcpt, size_t *len)
         closedir(d);
     }
     return NULL;
+}
+
+static int trace_event(esmtp_session *s, esmtp_event ev, esmtp_message *m, esmtp_recipient *r,
+                       uint64_t bytes, void *ud)
+{
+    (void)m, (void)r, (void)bytes;
+    itest_trace *t = ud;
+    if ((unsigned)ev < sizeof t->events / sizeof *t->events)
+        t->events[ev]++;
+    if (ev == ESMTP_EVENT_TLS) {
+        snprintf(t->tls_version, sizeof t->tls_version, "%s", esmtp_session_tls_version(s));
+        snprintf(t->tls_subject, sizeof t->tls_subject, "%s", esmtp_session_tls_peer_subject(s));
+        ck_assert_ptr_nonnull(esmtp_session_tls_cipher(s));
+    }
+    return 0;
+}
+
+static void trace_line(esmtp_session *s, esmtp_direction d, const char *line, size_t len,
+                       void *ud)
+{
+    (void)s;
+    itest_trace *t = ud;
+    size_t used = strlen(t->transcript);
+    snprintf(t->transcript + used, sizeof t->transcript - used, "%c: %.*s\n",
+             d == ESMTP_FROM_CLIENT ? 'C' : d == ESMTP_FROM_SERVER ? 'S' : '-', (int)len, line);
+}
+
+void itest_watch(esmtp_session *s, itest_trace *t)
+{
+    memset(t, 0, sizeof *t);
+    ck_assert_int_eq(esmtp_session_set_progress_cb(s, trace_event, t), 0);
+    ck_assert_int_eq(esmtp_session_set_transcript_cb(s, trace_line, t), 0);
+}
+
+int itest_listen(unsigned int *port, int backlog)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    ck_assert_msg(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0, "cannot bind port %u", *port);
+    ck_assert_int_eq(listen(fd, backlog), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
 }

@@ -48,6 +48,22 @@ char *itest_postfix_delivered(const char *rcpt, size_t *len);
 /* How many messages Postfix has delivered to rcpt's Maildir so far. */
 size_t itest_postfix_count(const char *rcpt);
 
+/* What a session's callbacks reported: events counted by kind, the TLS
+ * facts at ESMTP_EVENT_TLS, and the transcript as "C: ", "S: ", "- " lines. */
+typedef struct itest_trace {
+    int events[16];
+    char tls_version[32];
+    char tls_subject[256];
+    char transcript[32768];
+} itest_trace;
+
+/* Clears t and records s's progress events and transcript into it. */
+void itest_watch(esmtp_session *s, itest_trace *t);
+
+/* A socket listening on 127.0.0.1:*port (0: any free port, which is then
+ * stored in *port) that accepts nothing itself. */
+int itest_listen(unsigned int *port, int backlog);
+
 /* Reads a whole file; NULL if it cannot. */
 char *itest_read_file(const char *path, size_t *len);
 

@@ -12,34 +12,10 @@
 
 #define FROM "sender@example.org"
 
-typedef struct seen {
-    int events[16];
-    char transcript[32768];
-} seen;
-
-static int on_progress(esmtp_session *s, esmtp_event ev, esmtp_message *m, esmtp_recipient *r,
-                       uint64_t bytes, void *ud)
-{
-    (void)s, (void)m, (void)r, (void)bytes;
-    ((seen *)ud)->events[ev]++;
-    return 0;
-}
-
-static void on_line(esmtp_session *s, esmtp_direction d, const char *line, size_t len, void *ud)
-{
-    (void)s;
-    seen *w = ud;
-    size_t used = strlen(w->transcript);
-    snprintf(w->transcript + used, sizeof w->transcript - used, "%c: %.*s\n",
-             d == ESMTP_FROM_CLIENT ? 'C' : d == ESMTP_FROM_SERVER ? 'S' : '-', (int)len, line);
-}
-
-static esmtp_session *session(const char *port_key, seen *w)
+static esmtp_session *session(const char *port_key, itest_trace *w)
 {
     esmtp_session *s = itest_session(itest_port(port_key));
-    memset(w, 0, sizeof *w);
-    esmtp_session_set_progress_cb(s, on_progress, w);
-    esmtp_session_set_transcript_cb(s, on_line, w);
+    itest_watch(s, w);
     return s;
 }
 
@@ -54,7 +30,7 @@ static void check_ok(esmtp_message *m)
  * and the server records exactly the body. */
 START_TEST(bdat_when_offered)
 {
-    seen w;
+    itest_trace w;
     char *to = itest_mailbox("bdat", "example.org");
     char *multi = itest_mailbox("multiline", "example.org");
     const char *rcpts[] = {to, NULL}, *rcpts2[] = {multi, NULL};
@@ -87,7 +63,7 @@ END_TEST
 
 START_TEST(parameters_when_offered)
 {
-    seen w;
+    itest_trace w;
     char *to = itest_mailbox("params", "example.org");
     const char *rcpts[] = {to, NULL};
     esmtp_session *s = session("AIOSMTPD_EXT_PORT", &w);
@@ -121,7 +97,7 @@ END_TEST
 START_TEST(nothing_declared_that_is_not_offered)
 {
     /* smtp-sink offers neither SIZE nor CHUNKING nor SMTPUTF8 */
-    seen w;
+    itest_trace w;
     const char *rcpts[] = {"a@example.org", NULL};
     esmtp_session *s = session("SINK_PORT", &w);
     esmtp_message *m = itest_message(s, FROM, rcpts, "x\r\n", 3);
@@ -138,7 +114,7 @@ END_TEST
 
 START_TEST(smtputf8_and_idn)
 {
-    seen w;
+    itest_trace w;
     char *ascii = itest_mailbox("idn", "bücher.example");
     const char *rcpts[] = {"用户@example.org", ascii, NULL};
     static const char body[] = "Subject: utf8\r\n\r\n你好\r\n";
@@ -180,7 +156,7 @@ END_TEST
 
 START_TEST(eight_bit_and_size_refused_before_sending)
 {
-    seen w;
+    itest_trace w;
     const char *rcpts[] = {"a@example.org", NULL};
     esmtp_session *s = session("AIOSMTPD_NO8BIT_PORT", &w);
     esmtp_message *m = itest_message(s, FROM, rcpts, "caf\xc3\xa9\r\n", 7);
@@ -204,7 +180,7 @@ END_TEST
 
 START_TEST(mail_parameters_refused_then_retried)
 {
-    seen w;
+    itest_trace w;
     char *to = itest_mailbox("quirk", "example.org");
     const char *rcpts[] = {to, NULL};
     esmtp_session *s = session("AIOSMTPD_QUIRK_PORT", &w);
@@ -227,7 +203,7 @@ END_TEST
 
 START_TEST(requiretls_only_over_tls)
 {
-    seen w;
+    itest_trace w;
     char *to = itest_mailbox("requiretls", "example.org");
     const char *rcpts[] = {to, NULL};
     esmtp_session *s = session("AIOSMTPD_EXT_PORT", &w);
@@ -263,7 +239,7 @@ END_TEST
 START_TEST(postfix_recipient_limit)
 {
     enum { N = 5 };
-    seen w;
+    itest_trace w;
     char *to[N];
     const char *rcpts[N + 1];
     for (int i = 0; i < N; i++)
@@ -298,7 +274,7 @@ END_TEST
 /* Postfix offers CHUNKING, DSN, SMTPUTF8 and ENHANCEDSTATUSCODES. */
 START_TEST(postfix_chunking_and_enhanced_codes)
 {
-    seen w;
+    itest_trace w;
     char *to = itest_mailbox("pfbdat", "example.org");
     char *bad = itest_mailbox("reject", "example.org");
     const char *rcpts[] = {to, bad, NULL};
@@ -323,7 +299,7 @@ END_TEST
 
 START_TEST(binarymime_exact_bytes)
 {
-    seen w;
+    itest_trace w;
     char *to = itest_mailbox("binary", "example.org");
     const char *rcpts[] = {to, NULL};
     static const char body[] = "Subject: bin\r\nContent-Transfer-Encoding: binary\r\n\r\n"

@@ -316,16 +316,11 @@ END_TEST
  * but never greets: the greeting timeout must end the session. */
 START_TEST(silent_server_times_out)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    ck_assert_int_eq(listen(fd, 4), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    unsigned int port = 0;
+    int fd = itest_listen(&port, 4);
 
     const char *rcpts[] = {"a@example.org", NULL};
-    esmtp_session *s = itest_session(ntohs(sa.sin_port));
+    esmtp_session *s = itest_session(port);
     ck_assert_int_eq(esmtp_session_set_timeout(s, ESMTP_TIMEOUT_GREETING, 300), 0);
     esmtp_message *m = itest_message(s, FROM, rcpts, "x\r\n", 3);
     ck_assert_int_eq(itest_drive(s, _i), ESMTP_ETIMEOUT);
@@ -340,18 +335,15 @@ END_TEST
  * the connect timeout must end it. */
 START_TEST(connect_timeout)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
+    unsigned int port = 0;
+    int fd = itest_listen(&port, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    ck_assert_int_eq(listen(fd, 0), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
     int filler = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_eq(connect(filler, (struct sockaddr *)&sa, sizeof sa), 0);
 
     const char *rcpts[] = {"a@example.org", NULL};
-    esmtp_session *s = itest_session(ntohs(sa.sin_port));
+    esmtp_session *s = itest_session(port);
     ck_assert_int_eq(esmtp_session_set_timeout(s, ESMTP_TIMEOUT_CONNECT, 300), 0);
     esmtp_message *m = itest_message(s, FROM, rcpts, "x\r\n", 3);
     ck_assert_int_eq(itest_drive(s, _i), ESMTP_ECONNECT);

@@ -17,51 +17,15 @@
 
 #define FROM "sender@example.org"
 
-/* What the callbacks saw. */
-typedef struct seen {
-    int tls_events;
-    int auth_events;
-    char version[32];
-    char subject[256];
-    char transcript[16384];
-} seen;
-
-static int on_progress(esmtp_session *s, esmtp_event ev, esmtp_message *m, esmtp_recipient *r,
-                       uint64_t bytes, void *ud)
-{
-    (void)m, (void)r, (void)bytes;
-    seen *w = ud;
-    if (ev == ESMTP_EVENT_TLS) {
-        w->tls_events++;
-        snprintf(w->version, sizeof w->version, "%s", esmtp_session_tls_version(s));
-        snprintf(w->subject, sizeof w->subject, "%s", esmtp_session_tls_peer_subject(s));
-        ck_assert_ptr_nonnull(esmtp_session_tls_cipher(s));
-    }
-    if (ev == ESMTP_EVENT_AUTHENTICATED)
-        w->auth_events++;
-    return 0;
-}
-
-static void on_line(esmtp_session *s, esmtp_direction d, const char *line, size_t len, void *ud)
-{
-    (void)s;
-    seen *w = ud;
-    size_t used = strlen(w->transcript);
-    snprintf(w->transcript + used, sizeof w->transcript - used, "%c: %.*s\n",
-             d == ESMTP_FROM_CLIENT ? 'C' : d == ESMTP_FROM_SERVER ? 'S' : '-', (int)len, line);
-}
-
 /* A session to host:port in the given mode, trusting the test CA. */
 static esmtp_session *tls_session(const char *host, const char *port_key, esmtp_tls_mode mode,
-                                  seen *w)
+                                  itest_trace *w)
 {
     esmtp_session *s = itest_session(0);
     ck_assert_int_eq(esmtp_session_set_server(s, host, itest_port(port_key)), 0);
     ck_assert_int_eq(esmtp_session_set_tls(s, mode), 0);
     ck_assert_int_eq(esmtp_session_set_ca(s, itest_env("TLS_CA_FILE"), NULL), 0);
-    memset(w, 0, sizeof *w);
-    esmtp_session_set_progress_cb(s, on_progress, w);
-    esmtp_session_set_transcript_cb(s, on_line, w);
+    itest_watch(s, w);
     return s;
 }
 
@@ -87,15 +51,15 @@ START_TEST(starttls_by_name_and_by_ip)
 {
     const char *hosts[] = {"localhost", "127.0.0.1"};
     for (size_t i = 0; i < 2; i++) {
-        seen w;
+        itest_trace w;
         char *to = itest_mailbox("tls", "example.org");
         esmtp_session *s = tls_session(hosts[i], "AIOSMTPD_TLS_PORT", ESMTP_TLS_STARTTLS, &w);
         esmtp_message *m = simple_message(s, to);
         ck_assert_int_eq(itest_drive(s, _i), 0);
         ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_OK);
-        ck_assert_int_eq(w.tls_events, 1);
-        ck_assert_str_eq(w.version, "TLSv1.3");
-        ck_assert_ptr_nonnull(strstr(w.subject, "CN="));
+        ck_assert_int_eq(w.events[ESMTP_EVENT_TLS], 1);
+        ck_assert_str_eq(w.tls_version, "TLSv1.3");
+        ck_assert_ptr_nonnull(strstr(w.tls_subject, "CN="));
         /* EHLO again after the handshake, and STARTTLS only once */
         ck_assert_ptr_nonnull(strstr(strstr(w.transcript, "C: STARTTLS"), "C: EHLO"));
         ck_assert_ptr_null(strstr(strstr(w.transcript, "C: STARTTLS") + 1, "C: STARTTLS"));
@@ -113,13 +77,13 @@ END_TEST
 
 START_TEST(implicit_tls_and_resumption)
 {
-    seen w;
+    itest_trace w;
     char *to = itest_mailbox("smtps", "example.org");
     esmtp_session *s = tls_session("localhost", "AIOSMTPD_SMTPS_PORT", ESMTP_TLS_IMPLICIT, &w);
     esmtp_message *m = simple_message(s, to);
     ck_assert_int_eq(itest_drive(s, _i), 0);
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_OK);
-    ck_assert_int_eq(w.tls_events, 1);
+    ck_assert_int_eq(w.events[ESMTP_EVENT_TLS], 1);
     ck_assert_int_eq(esmtp_session_tls_resumed(s), 0);
     expect_delivered_to_aiosmtpd(to);
     free(to);
@@ -138,7 +102,7 @@ END_TEST
 
 START_TEST(default_mode_refuses_a_server_without_starttls)
 {
-    seen w;
+    itest_trace w;
     esmtp_session *s = tls_session("127.0.0.1", "AIOSMTPD_PORT", ESMTP_TLS_DEFAULT, &w);
     esmtp_message *m = simple_message(s, "never@example.org");
     ck_assert_int_eq(itest_drive(s, _i), ESMTP_ENOTLS);
@@ -151,7 +115,7 @@ END_TEST
 /* A certificate that must be refused, with the reason OpenSSL gives. */
 static void refused(const char *port_key, const char *reason, int how)
 {
-    seen w;
+    itest_trace w;
     esmtp_session *s = tls_session("localhost", port_key, ESMTP_TLS_STARTTLS, &w);
     esmtp_message *m = simple_message(s, "never@example.org");
     ck_assert_int_eq(itest_drive(s, how), ESMTP_ECERT);
@@ -174,7 +138,7 @@ START_TEST(pins_and_ca_files_decide_trust)
 {
     const char *rcpts[] = {"pin@example.org", NULL};
     /* The self-signed certificate is trusted through its pin... */
-    seen w;
+    itest_trace w;
     esmtp_session *s = tls_session("localhost", "POSTFIX_TLS_SELFSIGNED_PORT", ESMTP_TLS_STARTTLS, &w);
     ck_assert_int_eq(esmtp_session_set_tls_pin(s, itest_env("TLS_SELFSIGNED_PIN_SHA256")), 0);
     esmtp_message *m = itest_message(s, FROM, rcpts, "x\r\n", 3);
@@ -209,13 +173,13 @@ END_TEST
 
 START_TEST(injection_after_starttls_is_refused)
 {
-    seen w;
+    itest_trace w;
     esmtp_session *s = tls_session("localhost", "INJECT_PORT", ESMTP_TLS_STARTTLS, &w);
     esmtp_message *m = simple_message(s, "never@example.org");
     ck_assert_int_eq(itest_drive(s, _i), ESMTP_EPROTO);
     ck_assert_ptr_nonnull(strstr(esmtp_session_detail(s), "injection"));
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
-    ck_assert_int_eq(w.tls_events, 0);
+    ck_assert_int_eq(w.events[ESMTP_EVENT_TLS], 0);
     esmtp_session_free(s);
 }
 END_TEST
@@ -229,7 +193,7 @@ static double seconds_since(const struct timespec *t0)
 
 START_TEST(implicit_tls_against_plain_smtp_port)
 {
-    seen w;
+    itest_trace w;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     esmtp_session *s = tls_session("127.0.0.1", "AIOSMTPD_PORT", ESMTP_TLS_IMPLICIT, &w);
@@ -245,21 +209,13 @@ END_TEST
  * ClientHello: silence. The test owns 127.0.0.1:465 for this (as root). */
 START_TEST(plain_smtp_against_port_465)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(465)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_msg(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0, "cannot bind port 465");
-    ck_assert_int_eq(listen(fd, 4), 0);
+    unsigned int port = 465;
+    int fd = itest_listen(&port, 4);
 
-    seen w;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    esmtp_session *s = itest_session(0);
-    esmtp_session_set_server(s, "127.0.0.1", 465);
+    esmtp_session *s = itest_session(port);
     ck_assert_int_eq(esmtp_session_set_tls(s, ESMTP_TLS_STARTTLS), 0);
-    memset(&w, 0, sizeof w);
     simple_message(s, "never@example.org");
     ck_assert_int_eq(itest_drive(s, _i), ESMTP_ETLSMODE);
     ck_assert_double_lt(seconds_since(&t0), 2.0);
@@ -306,7 +262,7 @@ START_TEST(postfix_auth_every_mechanism)
     const char *mechs[] = {"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"};
     const char *password = itest_env("SASL_PASSWORD");
     for (size_t i = 0; i < sizeof mechs / sizeof *mechs; i++) {
-        seen w;
+        itest_trace w;
         char *to = itest_mailbox("auth", "example.org");
         esmtp_session *s =
             tls_session("localhost", "POSTFIX_SUBMISSION_PORT", ESMTP_TLS_STARTTLS, &w);
@@ -315,7 +271,7 @@ START_TEST(postfix_auth_every_mechanism)
         esmtp_message *m = simple_message(s, to);
         ck_assert_msg(itest_drive(s, _i) == 0, "%s: %s", mechs[i], esmtp_session_detail(s));
         ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_OK);
-        ck_assert_int_eq(w.auth_events, 1);
+        ck_assert_int_eq(w.events[ESMTP_EVENT_AUTHENTICATED], 1);
         char want[64];
         snprintf(want, sizeof want, "C: AUTH %s", mechs[i]);
         ck_assert_ptr_nonnull(strstr(w.transcript, want));
@@ -332,7 +288,7 @@ END_TEST
 
 START_TEST(postfix_implicit_tls_strongest_mechanism)
 {
-    seen w;
+    itest_trace w;
     char *to = itest_mailbox("smtps-auth", "example.org");
     esmtp_session *s = tls_session("localhost", "POSTFIX_SMTPS_PORT", ESMTP_TLS_DEFAULT, &w);
     /* ESMTP_TLS_DEFAULT is implicit only on 465; this port is not. */
@@ -349,7 +305,7 @@ END_TEST
 
 START_TEST(bad_password_stops_with_server_reply)
 {
-    seen w;
+    itest_trace w;
     esmtp_session *s = tls_session("localhost", "POSTFIX_SUBMISSION_PORT", ESMTP_TLS_STARTTLS, &w);
     esmtp_session_set_auth(s, itest_env("SASL_USER"), "wrong password");
     esmtp_session_set_auth_mechanisms(s, "PLAIN");
@@ -374,7 +330,7 @@ static int give_token(esmtp_session *s, char *buf, size_t size, void *ud)
 
 static void oauth(const char *mech, const char *token, int how, int want_rc)
 {
-    seen w;
+    itest_trace w;
     char *to = itest_mailbox("oauth", "example.org");
     esmtp_session *s = tls_session("localhost", "AIOSMTPD_AUTH_PORT", ESMTP_TLS_STARTTLS, &w);
     esmtp_session_set_auth(s, itest_env("SASL_USER"), NULL);
@@ -402,7 +358,7 @@ END_TEST
 
 START_TEST(external_with_client_certificate)
 {
-    seen w;
+    itest_trace w;
     char *to = itest_mailbox("external", "example.org");
     esmtp_session *s = tls_session("localhost", "AIOSMTPD_AUTH_PORT", ESMTP_TLS_STARTTLS, &w);
     ck_assert_int_eq(esmtp_session_set_client_cert(s, itest_env("TLS_CLIENT_CERT"),
@@ -421,7 +377,7 @@ END_TEST
  * tls-exporter channel binding. */
 START_TEST(scram_plus_is_the_default_choice)
 {
-    seen w;
+    itest_trace w;
     char *to = itest_mailbox("plus", "example.org");
     esmtp_session *s = tls_session("localhost", "AIOSMTPD_AUTH_PORT", ESMTP_TLS_STARTTLS, &w);
     esmtp_session_set_auth(s, itest_env("SASL_USER"), itest_env("SASL_PASSWORD"));
@@ -438,7 +394,7 @@ END_TEST
 
 START_TEST(insecure_switch_accepts_anything)
 {
-    seen w;
+    itest_trace w;
     esmtp_session *s = tls_session("localhost", "POSTFIX_TLS_WRONGHOST_PORT", ESMTP_TLS_STARTTLS, &w);
     ck_assert_int_eq(esmtp_session_set_tls_insecure_no_verify(s, 1), 0);
     esmtp_message *m = simple_message(s, "insecure@example.org");
@@ -450,14 +406,14 @@ END_TEST
 
 START_TEST(minimum_tls_version)
 {
-    seen w;
+    itest_trace w;
     char *to = itest_mailbox("tls13", "example.org");
     esmtp_session *s = tls_session("localhost", "AIOSMTPD_TLS_PORT", ESMTP_TLS_STARTTLS, &w);
     ck_assert_int_eq(esmtp_session_set_tls_min_version(s, ESMTP_TLS_1_3), 0);
     ck_assert_int_eq(esmtp_session_set_tls_min_version(s, (esmtp_tls_version)11), ESMTP_EINVAL);
     simple_message(s, to);
     ck_assert_int_eq(itest_drive(s, _i), 0);
-    ck_assert_str_eq(w.version, "TLSv1.3");
+    ck_assert_str_eq(w.tls_version, "TLSv1.3");
     free(to);
     esmtp_session_free(s);
 }

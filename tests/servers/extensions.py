@@ -46,14 +46,14 @@ KEYWORDS = {
     "STARTTLS": None,            # only before TLS (and only with a tls_context)
     "REQUIRETLS": None,          # only after TLS
 }
-MIN_BY_TIME = 86400
 
 ESMTP_KEYWORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 # esmtp-value (RFC 5321), or with SMTPUTF8 any UTF-8 but space and controls (RFC 6531)
 ESMTP_VALUE = re.compile(r"[^\x00-\x20=\x7f]+")
 XTEXT = re.compile(r"(?:[!-*,-<>-~]|\+[0-9A-F]{2})*")           # RFC 3461 4
 ADDR_TYPE = re.compile(r"[A-Za-z0-9!#$%&'*+/?^_`{|}~-]+")        # atom, no "="
-UTF8_ADDR_TEXT = re.compile(r"[^\x00-\x20+=\x7f]+|[^\x00-\x20=\x7f]*\\x\{[0-9A-F]{2,6}\}[^\x00-\x20=\x7f]*")
+# RFC 6533 utf-8-addr-xtext / -unitext: QCHAR, non-ASCII UTF-8, or \x{HEX}
+UTF8_ADDR_TEXT = re.compile(r"(?:[!-*,-<>-\[\]-~]|[^\x00-\x7f]|\\x\{[0-9A-Fa-f]{2,6}\})+")
 BY_VALUE = re.compile(r"[+-]?[0-9]{1,9};[NR]T?", re.I)            # RFC 2852 4
 MT_PRIORITY_VALUE = re.compile(r"[+-]?[0-9]")                    # RFC 6710 3: -9..9
 BDAT_ARG = re.compile(r"([0-9]{1,18})(?: +(LAST))?", re.I)
@@ -183,10 +183,14 @@ class ExtendedSMTP:
             keywords.append(f"{name} {value}" if value else name)
         return keywords
 
+    def enhanced_codes(self):
+        """Whether replies must carry enhanced status codes (RFC 2034: after EHLO)."""
+        return self.session.extended_smtp and self.offers("ENHANCEDSTATUSCODES")
+
     async def push(self, status, raw=False):
         if isinstance(status, str) and not raw and self.session.extended_smtp:
             status = REPLACED_REPLIES.get(status, status)
-            if self.offers("ENHANCEDSTATUSCODES"):
+            if self.enhanced_codes():
                 status = with_enhanced_code(status)
         await super().push(status)
 
@@ -248,7 +252,7 @@ class ExtendedSMTP:
         self.raw_arg = arg
         options = [token.upper() for _, _, token in params]
         status = await self._call_handler_hook("MAIL", address, options)
-        if status == "250 OK":
+        if status == "250 OK" and self.enhanced_codes():
             status = "250 2.1.0 OK"
         if status.startswith("250"):
             notes.apply(self.envelope)
@@ -337,7 +341,8 @@ class ExtendedSMTP:
         options = [token.upper() for _, _, token in params]
         status = await self._call_handler_hook("RCPT", address, options)
         if status == "250 OK":
-            status = "250 2.1.5 OK"
+            if self.enhanced_codes():
+                status = "250 2.1.5 OK"
             local = address.rpartition("@")[0] if "@" in address else address
             if local.lower().startswith("multiline"):
                 self.envelope.multiline = True
@@ -366,7 +371,7 @@ class ExtendedSMTP:
             return
         size, last = int(match[1]), match[2] is not None
         envelope = self.envelope
-        if not self.session.host_name:
+        if not self.session.extended_smtp:       # no EHLO (or HELO): no CHUNKING
             error = "503 5.5.1 Error: send EHLO first"
         elif not envelope.mail_from:
             error = "503 5.5.1 Error: need MAIL command"

@@ -323,6 +323,41 @@ START_TEST(binarymime_exact_bytes)
 }
 END_TEST
 
+/* Postfix with DSN: a success notification comes back to the sender, and
+ * quotes the ENVID; a UTF-8 local part is delivered with SMTPUTF8. */
+START_TEST(postfix_dsn_and_smtputf8)
+{
+    itest_trace w;
+    char *sender = itest_mailbox("dsnsender", "example.org");
+    char *to = itest_mailbox("dsn", "example.org");
+    char utf8[128];
+    snprintf(utf8, sizeof utf8, "用户-%s", to); /* unique, with a UTF-8 local part */
+    const char *rcpts[] = {to, utf8, NULL};
+    esmtp_session *s = session("POSTFIX_PORT", &w);
+    esmtp_message *m = itest_message(s, sender, rcpts, "Subject: dsn\r\n\r\nx\r\n", 18);
+    esmtp_message_set_dsn_envid(m, "envid-42");
+    esmtp_message_set_dsn_ret(m, ESMTP_DSN_RET_HDRS);
+    esmtp_recipient_set_dsn_notify(esmtp_message_recipient(m, 0),
+                                   ESMTP_NOTIFY_SUCCESS | ESMTP_NOTIFY_FAILURE);
+    ck_assert_int_eq(itest_drive(s, _i), 0);
+    check_ok(m);
+    ck_assert_ptr_nonnull(strstr(w.transcript, " SMTPUTF8"));
+    ck_assert_ptr_nonnull(strstr(w.transcript, "NOTIFY=SUCCESS,FAILURE"));
+    size_t len;
+    char *mail = itest_postfix_delivered(utf8, &len);
+    ck_assert_msg(mail != NULL, "nothing delivered to %s", utf8);
+    free(mail);
+    char *dsn = itest_postfix_delivered(sender, &len);
+    ck_assert_msg(dsn != NULL, "no DSN came back to %s", sender);
+    ck_assert_ptr_nonnull(strstr(dsn, "Original-Envelope-Id: envid-42"));
+    ck_assert_ptr_nonnull(strstr(dsn, "Status: 2.0.0"));
+    free(dsn);
+    free(sender);
+    free(to);
+    esmtp_session_free(s);
+}
+END_TEST
+
 static Suite *extensions_suite(void)
 {
     Suite *s = suite_create("extensions");
@@ -338,6 +373,7 @@ static Suite *extensions_suite(void)
     tcase_add_loop_test(tc, postfix_recipient_limit, 0, 2);
     tcase_add_loop_test(tc, postfix_chunking_and_enhanced_codes, 0, 2);
     tcase_add_loop_test(tc, binarymime_exact_bytes, 0, 2);
+    tcase_add_loop_test(tc, postfix_dsn_and_smtputf8, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

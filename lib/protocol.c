@@ -525,10 +525,12 @@ static int advance(engine *e)
         }
         if (is_final(m))
             continue;
-        char why[160];
+        char why[256] = "";
         int err = precheck(e, m, why, sizeof why);
         if (err == 0)
             return begin_transaction(e, m);
+        if (err == ESMTP_ECALLBACK || err == ESMTP_ENOMEM)
+            return err; /* the session's trouble, not the message's */
         rc = decide_message(e, m, ESMTP_STATUS_PERMFAIL, 0, "", why);
         if (rc)
             return fail(e, rc, NULL, "a callback aborted the session");

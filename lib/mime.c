@@ -226,7 +226,7 @@ int esmtp_mime_add_mailbox(esmtp_mime *mime, esmtp_mime_field field, const char 
     if (rc)
         return rc;
     if ((unsigned)field > ESMTP_MIME_BCC || !addr_spec ||
-        !addr_spec_valid(addr_spec, strlen(addr_spec)) ||
+        !addr_spec_valid_utf8(addr_spec, strlen(addr_spec)) ||
         (display_name && !text_valid(display_name, 0)))
         return ESMTP_EINVAL;
     addr_list *l = &mime->addrs[field];
@@ -355,6 +355,15 @@ int esmtp_mime_add_header(esmtp_mime *mime, const char *name, const char *value)
     if (!field_name_valid(name) || reserved_name(name, 0) || !text_valid(value, 1))
         return ESMTP_EINVAL;
     return hdr_list_add(&mime->headers, name, value);
+}
+
+int esmtp_mime_set_utf8_headers(esmtp_mime *mime, int utf8)
+{
+    int rc = editable(mime);
+    if (rc)
+        return rc;
+    mime->utf8_opt = utf8 != 0;
+    return 0;
 }
 
 int esmtp_mime_set_deterministic(esmtp_mime *mime, uint64_t seed)
@@ -618,6 +627,50 @@ int esmtp_mime_part_add_header(esmtp_mime_part *part, const char *name, const ch
 
 /* ------------------------------------------------------------- output */
 
+static int non_ascii(const char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s >= 0x80)
+            return 1;
+    return 0;
+}
+
+int mime_needs_smtputf8(const esmtp_mime *mime)
+{
+    for (int f = ESMTP_MIME_FROM; f <= ESMTP_MIME_CC; f++) /* Bcc is never written */
+        if (addr_list_utf8_local(&mime->addrs[f]))
+            return 1;
+    return 0;
+}
+
+int mime_header_non_ascii(const esmtp_mime *mime)
+{
+    for (int f = ESMTP_MIME_FROM; f <= ESMTP_MIME_CC; f++)
+        if (addr_list_non_ascii(&mime->addrs[f]))
+            return 1;
+    if (non_ascii(mime->subject))
+        return 1;
+    for (size_t i = 0; i < mime->headers.n; i++)
+        if (non_ascii(mime->headers.v[i].value))
+            return 1;
+    return 0;
+}
+
+/* The attached message needs SMTPUTF8 when its header does: the session
+ * then uses it, or fails the message before sending anything. The flag is
+ * the builder's to take back only when the builder set it. */
+static void claim_utf8(esmtp_message *m, esmtp_mime *mime, int needed)
+{
+    if (mime->utf8_forced) {
+        m->utf8_headers = 0;
+        mime->utf8_forced = 0;
+    }
+    if (needed && !m->utf8_headers) {
+        m->utf8_headers = 1;
+        mime->utf8_forced = 1;
+    }
+}
+
 static long message_body_cb(esmtp_message *m, void *buf, size_t len, void *user_data)
 {
     (void)m;
@@ -625,26 +678,42 @@ static long message_body_cb(esmtp_message *m, void *buf, size_t len, void *user_
     return n < 0 ? -1 : n;
 }
 
-/* Runs before MAIL, once the server's extensions are known: 8bit parts
- * only if it offers 8BITMIME, and the exact size for SIZE=. The public
- * setters refuse changes while the session runs, so the declarations are
- * made directly. */
 /* The message owns an attached builder and frees it with itself. */
 static void free_attached(void *user_data)
 {
     esmtp_mime_free(user_data);
 }
 
+/* Runs before MAIL, once the server's extensions are known: 8bit parts
+ * only if it offers 8BITMIME, the header in UTF-8 (RFC 6532) only if the
+ * message goes with SMTPUTF8, and the exact size for SIZE=. The public
+ * setters refuse changes while the session runs, so the declarations are
+ * made directly.
+ *
+ * SMTPUTF8 is used when the header needs it (a non-ASCII local part), when
+ * the caller asked for a UTF-8 header (esmtp_mime_set_utf8_headers) that
+ * has non-ASCII text and the server offers it, or when the caller declared
+ * the message's header UTF-8 (esmtp_message_set_utf8_headers) and the
+ * server offers it. A message that needs it at a server without it is
+ * failed by the session (precheck_envelope) before anything is sent. */
 static int message_prepare(esmtp_message *m, void *user_data)
 {
     esmtp_mime *mime = user_data;
-    int allow_8bit = engine_extension(&m->session->eng, "8BITMIME") != NULL;
-    int rc = mime_prepare(mime, allow_8bit);
+    const engine *e = &m->session->eng;
+    int allow_8bit = engine_extension(e, "8BITMIME") != NULL;
+    int offered = engine_extension(e, "SMTPUTF8") != NULL;
+    int needs = mime_needs_smtputf8(mime);
+    int wants = mime->utf8_opt && offered && mime_header_non_ascii(mime);
+    claim_utf8(m, mime, needs || wants);
+    int smtputf8 = needs || wants || (m->utf8_headers && offered);
+    int rc = mime_prepare(mime, allow_8bit, smtputf8);
     if (rc)
         return rc;
     m->declared_size = mime->size;
     m->size_declared = mime->size_known;
-    m->declared_8bit = mime->has_8bit;
+    /* SMTPUTF8 carries a UTF-8 header by itself; BODY=8BITMIME too when
+     * offered, as the data then has 8-bit bytes */
+    m->declared_8bit = mime->body_8bit || (mime->hdr_8bit && allow_8bit);
     return 0;
 }
 
@@ -692,6 +761,8 @@ int esmtp_mime_attach(esmtp_message *m, esmtp_mime *mime)
     m->prepare_ud = mime;
     m->prepare_free = free_attached;
     mime->attached = m;
+    /* known now: a non-ASCII local part in the header needs SMTPUTF8 */
+    claim_utf8(m, mime, mime_needs_smtputf8(mime));
     return 0;
 }
 
@@ -700,7 +771,10 @@ int esmtp_mime_prepare(esmtp_mime *mime, int allow_8bit, uint64_t *size, int *ha
     int rc = editable(mime);
     if (rc)
         return rc;
-    rc = mime_prepare(mime, allow_8bit != 0);
+    /* no server here: SMTPUTF8 counts as offered when the caller asked for
+     * a UTF-8 header, and a non-ASCII local part needs it anyway */
+    int smtputf8 = mime_needs_smtputf8(mime) || (mime->utf8_opt && mime_header_non_ascii(mime));
+    rc = mime_prepare(mime, allow_8bit != 0, smtputf8);
     if (rc)
         return rc;
     if (size)

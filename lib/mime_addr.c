@@ -1,8 +1,12 @@
 /* RFC 5322 addresses: parsing address lists (mailboxes and groups) and
- * writing them as header field bodies. SPDX-License-Identifier: MIT */
+ * writing them as header field bodies, with RFC 6532's UTF-8 and IDNA
+ * domains (written as A-labels unless the message goes with SMTPUTF8).
+ * SPDX-License-Identifier: MIT */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "address.h"
 #include "mime_priv.h"
 
 /* ------------------------------------------------------------------ list */
@@ -17,6 +21,72 @@ static char *dup_n(const char *s, size_t n)
     return d;
 }
 
+static int has_non_ascii(const char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s >= 0x80)
+            return 1;
+    return 0;
+}
+
+/* The length of an addr-spec's local part (its syntax already checked): a
+ * quoted string may hold '@'. */
+static size_t local_len(const char *s)
+{
+    size_t i = 0;
+    if (s[0] == '"') {
+        for (i = 1; s[i] && s[i] != '"'; i++)
+            if (s[i] == '\\' && s[i + 1])
+                i++;
+        return s[i] ? i + 1 : i;
+    }
+    while (s[i] && s[i] != '@')
+        i++;
+    return i;
+}
+
+/* Whether an ASCII domain has a label that claims to be an A-label. */
+static int has_alabel(const char *d)
+{
+    for (const char *p = d; *p; p++)
+        if ((p == d || p[-1] == '.') && strncasecmp(p, "xn--", 4) == 0)
+            return 1;
+    return 0;
+}
+
+/* Fills in a mailbox's A-label form: a Unicode domain must be valid IDNA
+ * (UTS #46), and the addr-spec must stay within 254 octets in that form.
+ * An ASCII domain is kept as it is, but its A-labels must be valid too. */
+static int mailbox_forms(mime_addr *a)
+{
+    const char *addr = a->addr;
+    size_t local = local_len(addr);
+    a->utf8_local = addr_local_is_utf8(addr);
+    if (!addr[local])
+        return 0;
+    const char *domain = addr + local + 1;
+    if (!has_non_ascii(domain)) {
+        if (domain[0] == '[' || !has_alabel(domain))
+            return 0;
+        ebuf scratch = {0};
+        int rc = addr_domain_to_ascii(domain, &scratch, NULL);
+        ebuf_free(&scratch);
+        return rc;
+    }
+    ebuf out = {0};
+    int rc = ebuf_append(&out, addr, local + 1) ? ESMTP_ENOMEM : 0;
+    if (rc == 0)
+        rc = addr_domain_to_ascii(domain, &out, NULL);
+    if (rc == 0 && out.len > 254)
+        rc = ESMTP_EINVAL;
+    if (rc) {
+        ebuf_free(&out);
+        return rc;
+    }
+    a->ascii = out.data;
+    return 0;
+}
+
 int addr_list_add(addr_list *l, int kind, const char *name, size_t name_len,
                   const char *addr, size_t addr_len)
 {
@@ -28,11 +98,19 @@ int addr_list_add(addr_list *l, int kind, const char *name, size_t name_len,
         l->v = v;
         l->cap = cap;
     }
-    mime_addr a = {kind, NULL, NULL};
+    mime_addr a = {kind, NULL, NULL, NULL, 0};
+    if (kind == ADDR_MAILBOX && (!addr || !addr_spec_valid_utf8(addr, addr_len)))
+        return ESMTP_EINVAL;
     if ((name && name_len && !(a.name = dup_n(name, name_len))) ||
         (addr && !(a.addr = dup_n(addr, addr_len)))) {
         free(a.name);
         return ESMTP_ENOMEM;
+    }
+    int rc = kind == ADDR_MAILBOX ? mailbox_forms(&a) : 0;
+    if (rc) {
+        free(a.name);
+        free(a.addr);
+        return rc;
     }
     l->v[l->n++] = a;
     l->mailboxes += kind == ADDR_MAILBOX;
@@ -46,6 +124,7 @@ void addr_list_truncate(addr_list *l, size_t keep)
         l->mailboxes -= a->kind == ADDR_MAILBOX;
         free(a->name);
         free(a->addr);
+        free(a->ascii);
     }
 }
 
@@ -177,7 +256,7 @@ static int read_addr_spec(lexer *lx, ebuf *out)
         return -1;
     skip_cfws(lx);
     const char *a = ebuf_str(out);
-    return lx->err || !addr_spec_valid(a, out->len) ? -1 : 0;
+    return lx->err || !addr_spec_valid_utf8(a, out->len) ? -1 : 0;
 }
 
 static int read_mailbox(lexer *lx, addr_list *l)
@@ -287,7 +366,9 @@ void hw_addresses(hdrw *w, const addr_list *l)
             hw_phrase(w, a->name ? a->name : "");
             hw_glue(w, ":", 1);
         } else {
-            size_t n = strlen(a->addr);
+            /* as given for SMTPUTF8 (RFC 6532), else with A-labels */
+            const char *spec = w->utf8_addrs || !a->ascii ? a->addr : a->ascii;
+            size_t n = strlen(spec);
             char *tok = malloc(n + 3);
             if (!tok) {
                 w->err = ESMTP_ENOMEM;
@@ -296,11 +377,11 @@ void hw_addresses(hdrw *w, const addr_list *l)
             if (a->name) {
                 hw_phrase(w, a->name);
                 tok[0] = '<';
-                memcpy(tok + 1, a->addr, n);
+                memcpy(tok + 1, spec, n);
                 tok[n + 1] = '>';
                 hw_token(w, tok, n + 2);
             } else {
-                hw_token(w, a->addr, n);
+                hw_token(w, spec, n);
             }
             free(tok);
         }
@@ -310,4 +391,20 @@ void hw_addresses(hdrw *w, const addr_list *l)
         if (next_is_member && a->kind != ADDR_GROUP_START)
             hw_glue(w, ",", 1);
     }
+}
+
+int addr_list_utf8_local(const addr_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].kind == ADDR_MAILBOX && l->v[i].utf8_local)
+            return 1;
+    return 0;
+}
+
+int addr_list_non_ascii(const addr_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (has_non_ascii(l->v[i].name) || has_non_ascii(l->v[i].addr))
+            return 1;
+    return 0;
 }

@@ -521,12 +521,17 @@ static void format_date(int64_t t, int off, char *buf, size_t cap)
              tm.tm_sec, off < 0 ? '-' : '+', a / 60, a % 60);
 }
 
-static int message_headers(esmtp_mime *mime)
+/* The message's header fields. smtputf8: written for SMTPUTF8 (RFC 6532),
+ * with addresses as given and, when the caller asked for it, free text and
+ * display names as raw UTF-8. */
+static int message_headers(esmtp_mime *mime, int smtputf8)
 {
     static const char *const names[] = {"From", "Sender", "Reply-To", "To", "Cc"};
     ebuf *out = &mime->lit;
     size_t start = out->len;
     hdrw w = {0};
+    w.utf8_addrs = smtputf8;
+    w.utf8_text = smtputf8 && mime->utf8_opt;
     char buf[512];
     format_date(mime->date, mime->date_off, buf, sizeof buf);
     hw_start(&w, out, "Date");
@@ -650,15 +655,16 @@ static int make_ids(esmtp_mime *mime)
             mime->rng = (mime->seed ^ 0x6d73672d6964ULL) | 1;
         char buf[320];
         uint64_t x = mime_random(mime), y = mime_random(mime);
+        /* the domain in A-labels: a Message-ID is ASCII in every mode */
         snprintf(buf, sizeof buf, "%016" PRIx64 ".%016" PRIx64 "@%s", x, y,
-                 addr_domain(a->addr));
+                 addr_domain(a->ascii ? a->ascii : a->addr));
         if (!(mime->msgid = strdup(buf)))
             return ESMTP_ENOMEM;
     }
     return 0;
 }
 
-int mime_prepare(esmtp_mime *mime, int allow_8bit)
+int mime_prepare(esmtp_mime *mime, int allow_8bit, int smtputf8)
 {
     gen_reset(mime);
     mime->prepared = 0;
@@ -680,7 +686,12 @@ int mime_prepare(esmtp_mime *mime, int allow_8bit)
     unsigned seq = 0;
     if ((rc = assemble(mime, &root)) != 0 || (rc = decide(mime, root, allow_8bit, &seq, 0)) != 0)
         return rc;
-    if ((rc = message_headers(mime)) != 0 || (rc = part_headers(mime, root)) != 0 ||
+    if ((rc = message_headers(mime, smtputf8)) != 0)
+        return rc;
+    mime->hdr_8bit = 0;
+    for (size_t i = 0; i < mime->lit.len; i++)
+        mime->hdr_8bit |= (unsigned char)mime->lit.data[i] >= 0x80;
+    if ((rc = part_headers(mime, root)) != 0 ||
         (rc = lit_add(mime, "\r\n", 2)) != 0 || (rc = layout(mime, root)) != 0)
         return rc;
     /* The message ends with CRLF (a multipart's closing delimiter needs
@@ -704,7 +715,8 @@ int mime_prepare(esmtp_mime *mime, int allow_8bit)
             mime->size_known &= p->size_known;
         }
     }
-    mime->has_8bit = root->has_8bit;
+    mime->body_8bit = root->has_8bit;
+    mime->has_8bit = mime->body_8bit || mime->hdr_8bit;
     mime->prepared = 1;
     return 0;
 }

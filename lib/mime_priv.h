@@ -65,7 +65,17 @@ typedef struct hdrw {
     size_t col;
     int line_has_token;
     int err;           /* the first ESMTP_ENOMEM */
+    /* RFC 6532 (only for a message sent with SMTPUTF8): utf8_addrs writes
+     * addresses as given (U-labels, UTF-8 local parts) instead of with
+     * A-labels; utf8_text writes phrases and free text as raw UTF-8 instead
+     * of encoded words. Both are left alone by hw_start(). */
+    int utf8_addrs;
+    int utf8_text;
 } hdrw;
+
+/* The longest word written as raw UTF-8 (utf8_text): longer ones become
+ * encoded words, so that no line can pass HDR_MAX whatever the field name. */
+#define HDR_RAW_WORD 900
 
 void hw_start(hdrw *w, ebuf *out, const char *name);
 /* A token, preceded by a space or, when the line is full, by CRLF SP. */
@@ -77,9 +87,11 @@ int hw_end(hdrw *w);
 
 /* Unstructured text (Subject, custom fields): words that need it become
  * RFC 2047 encoded words; adjacent ones are merged so that no white space
- * is lost, and encoded words are always separated by folding white space. */
+ * is lost, and encoded words are always separated by folding white space.
+ * With utf8_text, non-ASCII words are written as they are. */
 void hw_text(hdrw *w, const char *utf8);
-/* A display name: atoms, a quoted string, or encoded words (phrase rules). */
+/* A display name: atoms, a quoted string, or encoded words (phrase rules);
+ * with utf8_text, atoms and quoted strings may hold UTF-8 (RFC 6532). */
 void hw_phrase(hdrw *w, const char *utf8);
 /* Encodes bytes as RFC 2047 encoded words, B or Q whichever is shorter,
  * never splitting a UTF-8 character. phrase restricts Q to RFC 2047 5(3). */
@@ -97,6 +109,10 @@ int text_valid(const char *s, int tab_ok);
 int field_name_valid(const char *s);
 /* dot-atom-text "@" (dot-atom-text / domain literal), ASCII. */
 int addr_spec_valid(const char *s, size_t n);
+/* The same with RFC 6532's UTF-8 (valid UTF-8 only) in the local part
+ * (atoms and quoted strings) and in a dot-atom domain. Syntax only: a
+ * Unicode domain is checked by addr_list_add(). */
+int addr_spec_valid_utf8(const char *s, size_t n);
 
 /* ------------------------------------------------------------ addresses */
 
@@ -105,7 +121,9 @@ enum { ADDR_MAILBOX, ADDR_GROUP_START, ADDR_GROUP_END };
 typedef struct mime_addr {
     int kind;
     char *name;    /* display name or group name (UTF-8), may be NULL */
-    char *addr;    /* addr-spec, for ADDR_MAILBOX */
+    char *addr;    /* addr-spec as given (UTF-8), for ADDR_MAILBOX */
+    char *ascii;   /* addr with its domain in A-labels; NULL when that is addr */
+    int utf8_local; /* the local part is not ASCII: only SMTPUTF8 can carry it */
 } mime_addr;
 
 typedef struct addr_list {
@@ -114,6 +132,10 @@ typedef struct addr_list {
     size_t mailboxes;
 } addr_list;
 
+/* Adds an entry; a mailbox's addr must have valid syntax
+ * (addr_spec_valid_utf8), and a Unicode domain must convert to A-labels
+ * (UTS #46) with an addr-spec of at most 254 octets in that form, else
+ * ESMTP_EINVAL. */
 int addr_list_add(addr_list *l, int kind, const char *name, size_t name_len,
                   const char *addr, size_t addr_len);
 /* Parses an address list and appends it; on error l is unchanged. */
@@ -123,6 +145,10 @@ void addr_list_truncate(addr_list *l, size_t keep);
 void addr_list_free(addr_list *l);
 /* Writes the list as a field body, comma-separated. */
 void hw_addresses(hdrw *w, const addr_list *l);
+/* Whether a mailbox of the list has a non-ASCII local part. */
+int addr_list_utf8_local(const addr_list *l);
+/* Whether anything in the list (names, addresses) is not ASCII. */
+int addr_list_non_ascii(const addr_list *l);
 
 /* --------------------------------------------------------------- types */
 
@@ -225,6 +251,8 @@ struct esmtp_mime {
     int deterministic;
     uint64_t seed;
     uint64_t rng;
+    int utf8_opt;              /* esmtp_mime_set_utf8_headers() */
+    int utf8_forced;           /* we set the attached message's utf8_headers */
 
     esmtp_mime_part *text, *html, *body;
     esmtp_mime_part **parts;   /* every part, owned */
@@ -239,13 +267,17 @@ struct esmtp_mime {
     size_t nprog, prog_cap;
     uint64_t size;
     int size_known;
-    int has_8bit;
+    int has_8bit;              /* body_8bit || hdr_8bit */
+    int body_8bit;             /* a part is sent as 8bit */
+    int hdr_8bit;              /* the header holds UTF-8 (written for SMTPUTF8) */
     const char *tail;          /* added when the output does not end with CRLF */
     gen_state gen;
 };
 
 /* mime_gen.c */
-int mime_prepare(esmtp_mime *mime, int allow_8bit);
+/* smtputf8: the message goes with SMTPUTF8, so its header may be written as
+ * RFC 6532 UTF-8 (addresses as given; free text raw with utf8_opt). */
+int mime_prepare(esmtp_mime *mime, int allow_8bit, int smtputf8);
 long mime_read(esmtp_mime *mime, void *buf, size_t len);
 void mime_gen_free(esmtp_mime *mime);
 
@@ -254,5 +286,11 @@ int hdr_list_add(hdr_list *l, const char *name, const char *value);
 void hdr_list_free(hdr_list *l);
 int mime_new_part(esmtp_mime *mime, enum part_role role, esmtp_mime_part **out);
 uint64_t mime_random(esmtp_mime *mime);
+/* Whether a header field that is written (From, Sender, Reply-To, To, Cc)
+ * has a mailbox with a non-ASCII local part: the message needs SMTPUTF8. */
+int mime_needs_smtputf8(const esmtp_mime *mime);
+/* Whether any text of the message header (addresses, names, Subject, added
+ * fields) is not ASCII: what utf8_opt would write as raw UTF-8. */
+int mime_header_non_ascii(const esmtp_mime *mime);
 
 #endif

@@ -75,30 +75,50 @@ static int is_atext(unsigned char c)
            (c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
-static int dot_atom_valid(const char *s, size_t n)
+/* dot-atom-text; with utf8, RFC 6532's UTF8-non-ascii is atext too. */
+static int dot_atom_valid(const char *s, size_t n, int utf8)
 {
     if (n == 0 || s[0] == '.' || s[n - 1] == '.')
         return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '.' ? s[i + 1] == '.' : !is_atext((unsigned char)s[i]))
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t k = 1;
+        if (c == '.') {
+            if (s[i + 1] == '.') /* i + 1 < n: the last byte is no dot */
+                return 0;
+        } else if (c >= 0x80) {
+            k = utf8 ? utf8_seq((const unsigned char *)s + i, n - i) : 0;
+            if (k == 0)
+                return 0;
+        } else if (!is_atext(c)) {
             return 0;
+        }
+        i += k;
     }
     return 1;
 }
 
-int addr_spec_valid(const char *s, size_t n)
+static int addr_spec_check(const char *s, size_t n, int utf8)
 {
     if (n == 0 || n > 254)
         return 0;
     size_t at;
-    size_t i = 0;
     if (s[0] == '"') {
-        /* quoted local part: printable ASCII, with \" and \\ escapes */
-        for (i = 1; i < n && s[i] != '"'; i++) {
+        /* quoted local part: printable ASCII (and UTF-8), with \" and \\
+         * escapes */
+        size_t i = 1;
+        while (i < n && s[i] != '"') {
             if (s[i] == '\\' && i + 1 < n)
                 i++;
-            if ((unsigned char)s[i] < 32 || (unsigned char)s[i] > 126)
+            unsigned char c = (unsigned char)s[i];
+            size_t k = 1;
+            if (c >= 0x80 && utf8)
+                k = utf8_seq((const unsigned char *)s + i, n - i);
+            else if (c < 32 || c > 126)
+                k = 0;
+            if (k == 0)
                 return 0;
+            i += k;
         }
         if (i >= n || i + 1 >= n || s[i + 1] != '@')
             return 0;
@@ -108,7 +128,7 @@ int addr_spec_valid(const char *s, size_t n)
         if (!a)
             return 0;
         at = (size_t)(a - s);
-        if (!dot_atom_valid(s, at))
+        if (!dot_atom_valid(s, at, utf8))
             return 0;
     }
     if (at > 64 + 2 * (s[0] == '"'))
@@ -121,7 +141,17 @@ int addr_spec_valid(const char *s, size_t n)
                 return 0;
         return 1;
     }
-    return dot_atom_valid(d, dn);
+    return dot_atom_valid(d, dn, utf8);
+}
+
+int addr_spec_valid(const char *s, size_t n)
+{
+    return addr_spec_check(s, n, 0);
+}
+
+int addr_spec_valid_utf8(const char *s, size_t n)
+{
+    return addr_spec_check(s, n, 1);
 }
 
 /* ---------------------------------------------------------- the writer */
@@ -287,18 +317,25 @@ static int is_wsp(char c)
     return c == ' ' || c == '\t';
 }
 
-/* A word goes out as is only if it is printable ASCII, fits on a line and
- * cannot be mistaken for an encoded word. */
-static int word_needs_encoding(const char *s, size_t n)
+/* A word goes out as is only if it is printable ASCII (or, with utf8_text,
+ * UTF-8), fits on a line and cannot be mistaken for an encoded word. tlen
+ * is its length with the extra white space kept before it. A non-ASCII
+ * word cannot be folded, so it may pass HDR_FOLD, though not HDR_RAW_WORD. */
+static int word_as_is(const hdrw *w, const char *s, size_t n, size_t tlen)
 {
-    if (n + 1 > HDR_FOLD - 1)
-        return 1;
     if (n >= 2 && s[0] == '=' && s[1] == '?')
-        return 1;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 33 || (unsigned char)s[i] > 126)
-            return 1;
-    return 0;
+        return 0;
+    int ascii = 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80)
+            ascii = 0;
+        else if (c < 33 || c == 127)
+            return 0;
+    }
+    if (!ascii && !w->utf8_text)
+        return 0;
+    return tlen + 1 <= (ascii ? HDR_FOLD - 1 : HDR_RAW_WORD);
 }
 
 void hw_text(hdrw *w, const char *utf8)
@@ -317,7 +354,7 @@ void hw_text(hdrw *w, const char *utf8)
          * so that unfolding gives back the text exactly. */
         const char *tok = ws < wstart ? ws + 1 : wstart;
         size_t tlen = (size_t)(p - tok);
-        if (word_needs_encoding(wstart, (size_t)(p - wstart)) || tlen + 1 > HDR_FOLD - 1) {
+        if (!word_as_is(w, wstart, (size_t)(p - wstart), tlen)) {
             /* Encoded words next to each other are merged with the space
              * between them, which decoders would otherwise drop. */
             if (!seg)
@@ -337,6 +374,61 @@ void hw_text(hdrw *w, const char *utf8)
         hw_encoded(w, (const unsigned char *)seg, (size_t)(seg_end - seg), 0);
 }
 
+/* Splits s at single spaces into tokens (extra spaces stay at the start of
+ * the next token, so unfolding gives s back). dry: only checks that every
+ * token fits HDR_RAW_WORD. */
+static int raw_tokens(hdrw *w, const char *s, size_t n, int dry)
+{
+    for (size_t i = 0; i < n;) {
+        size_t start = i;
+        while (i < n && s[i] == ' ')
+            i++;
+        while (i < n && s[i] != ' ')
+            i++;
+        if (dry && i - start + 1 > HDR_RAW_WORD)
+            return 0;
+        if (!dry)
+            hw_token(w, s + start, i - start);
+        if (i < n)
+            i++; /* the space hw_token puts back */
+    }
+    return 1;
+}
+
+/* RFC 6532 phrase: UTF-8 atoms, or a quoted string holding UTF-8. Returns 0
+ * when a word is too long to go unfolded (encoded words then). */
+static int raw_phrase(hdrw *w, const char *utf8, size_t n)
+{
+    int atoms = n > 0 && !strstr(utf8, "=?");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)utf8[i];
+        if (c == ' ' ? (i == 0 || i + 1 == n || utf8[i + 1] == ' ') : !(is_atext(c) || c >= 0x80))
+            atoms = 0;
+    }
+    if (atoms)
+        return raw_tokens(w, utf8, n, 1) && raw_tokens(w, utf8, n, 0);
+    ebuf q = {0};
+    int ok = ebuf_append(&q, "\"", 1) == 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        if ((utf8[i] == '"' || utf8[i] == '\\') && ebuf_append(&q, "\\", 1) != 0)
+            ok = 0;
+        if (ok && ebuf_append(&q, utf8 + i, 1) != 0)
+            ok = 0;
+    }
+    if (ok && ebuf_append(&q, "\"", 1) != 0)
+        ok = 0;
+    if (!ok) {
+        ebuf_free(&q);
+        w->err = ESMTP_ENOMEM;
+        return 1;
+    }
+    ok = raw_tokens(w, q.data, q.len, 1);
+    if (ok)
+        raw_tokens(w, q.data, q.len, 0);
+    ebuf_free(&q);
+    return ok;
+}
+
 void hw_phrase(hdrw *w, const char *utf8)
 {
     size_t n = strlen(utf8);
@@ -350,6 +442,8 @@ void hw_phrase(hdrw *w, const char *utf8)
     }
     if (n >= 2 && strstr(utf8, "=?"))
         atoms = 0;
+    if (!ascii && w->utf8_text && raw_phrase(w, utf8, n))
+        return;
     if (ascii && atoms) {
         for (const char *p = utf8; *p;) {
             const char *e = strchr(p, ' ');

@@ -271,6 +271,55 @@ int main(int argc, char **argv)
               manifest);
         esmtp_mime_free(m);
     }
+    /* Unicode domains without SMTPUTF8: A-labels in a 7-bit header. */
+    {
+        esmtp_mime *m;
+        CHECK(esmtp_mime_new(&m));
+        CHECK(esmtp_mime_set_deterministic(m, 11));
+        CHECK(esmtp_mime_add_mailbox(m, ESMTP_MIME_FROM, "Bücher", "info@bücher.example"));
+        CHECK(esmtp_mime_add_addresses(m, ESMTP_MIME_TO, "李四 <ls@例え.テスト>"));
+        CHECK(esmtp_mime_set_subject(m, "IDN 域名"));
+        CHECK(esmtp_mime_set_text(m, "hi\n", 3));
+        emit("idn_alabels", m, 0, 0);
+        expect_part("idn_alabels", "text/plain", NULL, NULL, "hi\n", 3);
+        fputs("], \"subject\": \"IDN 域名\", \"from\": [[\"Bücher\", "
+              "\"info@xn--bcher-kva.example\"]], \"to\": [[\"李四\", "
+              "\"ls@xn--r8jz45g.xn--zckzah\"]], \"cc\": null}",
+              manifest);
+        esmtp_mime_free(m);
+    }
+
+    /* An internationalised header (RFC 6532), as sent with SMTPUTF8: a
+     * non-ASCII local part, U-labels, raw UTF-8 display names, Subject and
+     * added field; the body still 7-bit (no 8BITMIME). */
+    {
+        esmtp_mime *m;
+        CHECK(esmtp_mime_new(&m));
+        CHECK(esmtp_mime_set_deterministic(m, 12));
+        CHECK(esmtp_mime_set_utf8_headers(m, 1));
+        CHECK(esmtp_mime_add_mailbox(m, ESMTP_MIME_FROM, "张三", "张三@例え.テスト"));
+        CHECK(esmtp_mime_add_addresses(m, ESMTP_MIME_TO,
+                                       "\"Doe, 李\" <ls@bücher.example>, 用户@example.org"));
+        CHECK(esmtp_mime_add_addresses(m, ESMTP_MIME_CC, "Ünïcode Team: ww@例え.テスト;"));
+        CHECK(esmtp_mime_set_subject(m, subject));
+        CHECK(esmtp_mime_add_header(m, "X-Note", "ünïcödé value"));
+        const char *t = "Grüße\n你好\n";
+        CHECK(esmtp_mime_set_text(m, t, strlen(t)));
+        esmtp_mime_part *p;
+        CHECK(esmtp_mime_add_attachment(m, &p));
+        CHECK(esmtp_mime_part_set_data(p, bin, sizeof bin));
+        CHECK(esmtp_mime_part_set_filename(p, "数据.bin"));
+        emit("smtputf8", m, 0, 0);
+        expect_part("smtputf8", "text/plain", NULL, NULL, t, strlen(t));
+        expect_part("smtputf8", "application/octet-stream", "数据.bin", NULL, bin, sizeof bin);
+        fprintf(manifest, "], \"smtputf8\": true, \"subject\": ");
+        json_str(subject);
+        fputs(", \"from\": [[\"张三\", \"张三@例え.テスト\"]], \"to\": [[\"Doe, 李\", "
+              "\"ls@bücher.example\"], [\"\", \"用户@example.org\"]], \"cc\": [[\"\", "
+              "\"ww@例え.テスト\"]], \"x-note\": \"ünïcödé value\"}",
+              manifest);
+        esmtp_mime_free(m);
+    }
     fputs("\n}\n", manifest);
     fclose(manifest);
     return 0;

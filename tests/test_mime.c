@@ -487,7 +487,9 @@ START_TEST(rfc5322_addresses)
     free(f);
     static const char *const bad[] = {
         "", "no-at-sign", "a@b, <unterminated@x", "x@y z@w", "a@@b", "\"open@x",
-        "a@b\r\nBcc: evil@x", "<a@b>>", "group: a@b", ".a@b", "a..b@c", "\xc3\xa9@x.org",
+        "a@b\r\nBcc: evil@x", "<a@b>>", "group: a@b", ".a@b", "a..b@c",
+        "\xc3@x.org", "a@b\xc3\xbc" "cher..example", "a@-b\xc3\xbc" "cher.example",
+        "a@\xe2\x91\xb4.example", "\"\xc3\" <a@x.org>",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         f = addresses(bad[i], &rc);
@@ -778,6 +780,389 @@ START_TEST(attach_envelope)
 }
 END_TEST
 
+/* ------------------------------------------- IDN and SMTPUTF8 (RFC 6532) */
+
+#define BUECHER "b\xc3\xbc" "cher.example"              /* bücher.example */
+#define BUECHER_A "xn--bcher-kva.example"
+/* 例え.テスト */
+#define JP_DOMAIN "\xe4\xbe\x8b\xe3\x81\x88.\xe3\x83\x86\xe3\x82\xb9\xe3\x83\x88"
+#define JP_DOMAIN_A "xn--r8jz45g.xn--zckzah"
+#define LISI "\xe6\x9d\x8e\xe5\x9b\x9b"                   /* 李四 */
+#define YONGHU "\xe7\x94\xa8\xe6\x88\xb7"                 /* 用户 */
+#define NIHAO "\xe4\xbd\xa0\xe5\xa5\xbd"                  /* 你好 */
+
+/* Prepares without a session and reads the whole message; checks that the
+ * size announced is the size read and what *has_8bit says. */
+static char *prepared(esmtp_mime *m, int allow8, int *h8)
+{
+    uint64_t size;
+    ck_assert_int_eq(esmtp_mime_prepare(m, allow8, &size, h8), 0);
+    size_t n;
+    char *out = read_all(m, 13, &n);
+    ck_assert_uint_eq(n, size);
+    int high = 0;
+    for (size_t i = 0; i < n; i++)
+        high |= (unsigned char)out[i] >= 0x80;
+    ck_assert_int_eq(*h8, high);
+    return out;
+}
+
+static esmtp_mime *idn_sample(void)
+{
+    esmtp_mime *m;
+    ck_assert_int_eq(esmtp_mime_new(&m), 0);
+    ck_assert_int_eq(esmtp_mime_set_deterministic(m, 99), 0);
+    ck_assert_int_eq(esmtp_mime_add_mailbox(m, ESMTP_MIME_FROM, "Me", "me@" BUECHER), 0);
+    ck_assert_int_eq(esmtp_mime_add_addresses(m, ESMTP_MIME_TO,
+                                              LISI " <ls@" JP_DOMAIN ">, x@example.org"), 0);
+    ck_assert_int_eq(esmtp_mime_set_subject(m, NIHAO " world"), 0);
+    ck_assert_int_eq(esmtp_mime_set_text(m, "hi\n", 3), 0);
+    return m;
+}
+
+START_TEST(idn_domains_in_headers)
+{
+    esmtp_mime *m = idn_sample();
+    /* invalid domains are refused at the call, and nothing is added */
+    static const char *const bad[] = {
+        "a@-" BUECHER, "a@" "b\xc3\xbc" "cher..example", "a@\xe2\x91\xb4.example",
+        "a@b\xc3", "a@\xf0\x9f\x98\x80.example", "\xff@example.org",
+        "a@xn--zz.example", "a@XN--invalid-punycode.example",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ck_assert_msg(esmtp_mime_add_mailbox(m, ESMTP_MIME_CC, NULL, bad[i]) == ESMTP_EINVAL,
+                      "accepted: %s", bad[i]);
+        ck_assert_int_eq(esmtp_mime_add_addresses(m, ESMTP_MIME_CC, bad[i]), ESMTP_EINVAL);
+    }
+    ck_assert_int_eq(esmtp_mime_add_addresses(m, ESMTP_MIME_TO,
+                                              "ok@example.org, bad@\xe2\x91\xb4.example"),
+                     ESMTP_EINVAL);
+    ck_assert_uint_eq(m->addrs[ESMTP_MIME_TO].mailboxes, 2);
+    ck_assert_uint_eq(m->addrs[ESMTP_MIME_CC].n, 0);
+    /* ASCII domains as before, A-labels included (checked, kept as given) */
+    ck_assert_int_eq(
+        esmtp_mime_add_mailbox(m, ESMTP_MIME_REPLY_TO, NULL, "r@XN--bcher-kva.example"), 0);
+    ck_assert_int_eq(
+        esmtp_mime_add_mailbox(m, ESMTP_MIME_REPLY_TO, NULL, "r@under_score.example"), 0);
+
+    /* no SMTPUTF8: A-labels and encoded words, a 7-bit header */
+    int h8;
+    char *out = prepared(m, 1, &h8);
+    ck_assert_int_eq(h8, 0);
+    ck_assert_ptr_nonnull(strstr(out, "\r\nFrom: Me <me@" BUECHER_A ">\r\n"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "\r\nTo: =?UTF-8?B?5p2O5Zub?= <ls@" JP_DOMAIN_A ">, x@example.org\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\r\nSubject: =?UTF-8?B?5L2g5aW9?= world\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "@" BUECHER_A ">\r\nMIME-Version"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "\r\nReply-To: r@XN--bcher-kva.example, r@under_score.example\r\n"));
+    free(out);
+
+    /* asked for, and available (no server: the switch says so): RFC 6532 */
+    ck_assert_int_eq(esmtp_mime_set_utf8_headers(m, 1), 0);
+    out = prepared(m, 0, &h8);
+    ck_assert_int_eq(h8, 1);
+    ck_assert_ptr_nonnull(strstr(out, "\r\nFrom: Me <me@" BUECHER ">\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\r\nTo: " LISI " <ls@" JP_DOMAIN ">, x@example.org\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\r\nSubject: " NIHAO " world\r\n"));
+    ck_assert_ptr_null(strstr(out, "=?UTF-8?"));
+    /* the Message-ID stays ASCII */
+    ck_assert_ptr_nonnull(strstr(out, "@" BUECHER_A ">\r\nMIME-Version"));
+    /* the body is not affected: still 7bit */
+    ck_assert_ptr_nonnull(strstr(out, "Content-Transfer-Encoding: 7bit\r\n"));
+    free(out);
+
+    /* and back */
+    ck_assert_int_eq(esmtp_mime_set_utf8_headers(m, 0), 0);
+    out = prepared(m, 0, &h8);
+    ck_assert_int_eq(h8, 0);
+    ck_assert_ptr_nonnull(strstr(out, "<ls@" JP_DOMAIN_A ">"));
+    free(out);
+    esmtp_mime_free(m);
+}
+END_TEST
+
+START_TEST(utf8_raw_text)
+{
+    /* with the switch, only non-ASCII text changes form; display names
+     * needing quotes are quoted strings, and "=?" words are still encoded */
+    esmtp_mime *m;
+    ck_assert_int_eq(esmtp_mime_new(&m), 0);
+    ck_assert_int_eq(esmtp_mime_set_deterministic(m, 3), 0);
+    ck_assert_int_eq(esmtp_mime_set_utf8_headers(m, 1), 0);
+    ck_assert_int_eq(esmtp_mime_add_mailbox(m, ESMTP_MIME_FROM, "Doe, " LISI, "d@example.org"), 0);
+    ck_assert_int_eq(esmtp_mime_add_addresses(m, ESMTP_MIME_TO,
+                                              "Plain Name <p@example.org>, \"a \\\"" LISI
+                                              "\\\"  b\" <q@example.org>"),
+                     0);
+    ck_assert_int_eq(esmtp_mime_add_header(m, "X-Note", "=?x?= " NIHAO "  two"), 0);
+    ck_assert_int_eq(esmtp_mime_set_subject(m, "plain ascii subject"), 0);
+    int h8;
+    char *out = prepared(m, 0, &h8);
+    ck_assert_ptr_nonnull(strstr(out, "\r\nFrom: \"Doe, " LISI "\" <d@example.org>\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\r\nTo: Plain Name <p@example.org>, \"a \\\"" LISI
+                                      "\\\"  b\" <q@example.org>\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\r\nSubject: plain ascii subject\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\r\nX-Note: =?UTF-8?B?PT94Pz0=?= " NIHAO "  two\r\n"));
+    free(out);
+
+    /* a long UTF-8 text folds between words, never inside one, and a word
+     * too long for a line (HDR_RAW_WORD) becomes encoded words */
+    char subj[3000] = "";
+    for (int i = 0; i < 40; i++)
+        strcat(subj, NIHAO " ");
+    for (int i = 0; i < 400; i++)
+        strcat(subj, NIHAO);
+    ck_assert_int_eq(esmtp_mime_set_subject(m, subj), 0);
+    size_t n;
+    uint64_t size;
+    ck_assert_int_eq(esmtp_mime_prepare(m, 0, &size, &h8), 0);
+    out = read_all(m, 4096, &n);
+    ck_assert_uint_eq(n, size);
+    ck_assert_uint_le(longest_line(out, n), 998);
+    char *hdr_end = strstr(out, "\r\n\r\n");
+    ck_assert_uint_le(longest_line(out, (size_t)(hdr_end - out)), 78);
+    ck_assert_ptr_nonnull(strstr(out, "Subject: " NIHAO " " NIHAO));
+    ck_assert_ptr_nonnull(strstr(out, NIHAO " =?UTF-8?B?"));
+    free(out);
+    esmtp_mime_free(m);
+}
+END_TEST
+
+START_TEST(utf8_local_part_needs_smtputf8)
+{
+    esmtp_session *s;
+    esmtp_message *msg;
+    ck_assert_int_eq(esmtp_session_new(&s), 0);
+
+    /* a non-ASCII local part in the header: the message needs SMTPUTF8 */
+    ck_assert_int_eq(esmtp_session_add_message(s, &msg), 0);
+    esmtp_mime *m = idn_sample();
+    ck_assert_int_eq(esmtp_mime_add_addresses(m, ESMTP_MIME_CC, YONGHU "@" JP_DOMAIN), 0);
+    ck_assert_int_eq(msg->utf8_headers, 0);
+    ck_assert_int_eq(esmtp_mime_attach(msg, m), 0);
+    ck_assert_int_eq(msg->utf8_headers, 1);
+    /* the envelope keeps the addresses as given: the session converts them */
+    ck_assert_str_eq(msg->reverse_path, "me@" BUECHER);
+    ck_assert_str_eq(esmtp_recipient_mailbox(esmtp_message_recipient(msg, 0)),
+                     "ls@" JP_DOMAIN);
+    ck_assert_str_eq(esmtp_recipient_mailbox(esmtp_message_recipient(msg, 2)),
+                     YONGHU "@" JP_DOMAIN);
+    /* prepared for a server that does not offer it (none here): the flag
+     * stays, so the session fails the message before sending */
+    ck_assert_int_eq(msg->prepare(msg, msg->prepare_ud), 0);
+    ck_assert_int_eq(msg->utf8_headers, 1);
+    /* without the address, the builder takes its flag back */
+    addr_list_truncate(&m->addrs[ESMTP_MIME_CC], 0);
+    ck_assert_int_eq(msg->prepare(msg, msg->prepare_ud), 0);
+    ck_assert_int_eq(msg->utf8_headers, 0);
+    ck_assert_int_eq(msg->declared_8bit, 0);
+
+    /* in Bcc it is an envelope matter only (the session's, per recipient) */
+    ck_assert_int_eq(esmtp_session_add_message(s, &msg), 0);
+    m = idn_sample();
+    ck_assert_int_eq(esmtp_mime_add_addresses(m, ESMTP_MIME_BCC, YONGHU "@" JP_DOMAIN), 0);
+    ck_assert_int_eq(esmtp_mime_attach(msg, m), 0);
+    ck_assert_int_eq(msg->utf8_headers, 0);
+    ck_assert_int_eq(msg->prepare(msg, msg->prepare_ud), 0);
+    ck_assert_int_eq(msg->utf8_headers, 0);
+
+    /* the caller's own declaration is left alone */
+    ck_assert_int_eq(esmtp_session_add_message(s, &msg), 0);
+    ck_assert_int_eq(esmtp_message_set_utf8_headers(msg, 1), 0);
+    m = idn_sample();
+    ck_assert_int_eq(esmtp_mime_attach(msg, m), 0);
+    ck_assert_int_eq(msg->prepare(msg, msg->prepare_ud), 0);
+    ck_assert_int_eq(msg->utf8_headers, 1);
+
+    /* standalone: the addresses go as given (there is no other form), the
+     * rest as usual unless asked for */
+    m = idn_sample();
+    ck_assert_int_eq(esmtp_mime_add_addresses(m, ESMTP_MIME_REPLY_TO,
+                                              LISI " <" YONGHU "@example.org>"), 0);
+    int h8;
+    char *out = prepared(m, 0, &h8);
+    ck_assert_int_eq(h8, 1);
+    ck_assert_ptr_nonnull(
+        strstr(out, "\r\nReply-To: =?UTF-8?B?5p2O5Zub?= <" YONGHU "@example.org>\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\r\nTo: =?UTF-8?B?5p2O5Zub?= <ls@" JP_DOMAIN ">"));
+    ck_assert_ptr_nonnull(strstr(out, "\r\nSubject: =?UTF-8?B?5L2g5aW9?= world\r\n"));
+    free(out);
+    esmtp_mime_free(m);
+    esmtp_session_free(s);
+}
+END_TEST
+
+/* ---------------------------------------- through the protocol engine */
+
+typedef struct srv {
+    esmtp_session *s;
+    engine *e;
+} srv;
+
+static char *srv_out(srv *g)
+{
+    ebuf all = {0};
+    ebuf_append(&all, "", 0);
+    for (;;) {
+        const char *p;
+        size_t n;
+        ck_assert_int_eq(engine_output(g->e, &p, &n), 0);
+        if (n == 0)
+            break;
+        ebuf_append(&all, p, n);
+        engine_sent(g->e, n);
+    }
+    return all.data;
+}
+
+/* A session whose server offers the given EHLO keywords, with one message
+ * made from the builder; the engine is left waiting for what it sends. */
+static esmtp_message *srv_start(srv *g, esmtp_mime *m, const char *ehlo)
+{
+    memset(g, 0, sizeof *g);
+    ck_assert_int_eq(esmtp_session_new(&g->s), 0);
+    esmtp_session_set_tls(g->s, ESMTP_TLS_NONE);
+    g->e = &g->s->eng;
+    g->s->helo = "client.test";
+    esmtp_message *msg;
+    ck_assert_int_eq(esmtp_session_add_message(g->s, &msg), 0);
+    ck_assert_int_eq(esmtp_mime_attach(msg, m), 0);
+    ck_assert_int_eq(engine_init(g->e, g->s), 0);
+    ck_assert_int_eq(engine_connected(g->e), 0);
+    ck_assert_int_eq(engine_recv(g->e, "220 mail.test\r\n", 15), 0);
+    free(srv_out(g));
+    ck_assert_int_eq(engine_recv(g->e, ehlo, strlen(ehlo)), 0);
+    return msg;
+}
+
+static void srv_feed(srv *g, const char *r)
+{
+    ck_assert_int_eq(engine_recv(g->e, r, strlen(r)), 0);
+}
+
+/* Sends the whole transaction (PIPELINING): returns the MAIL command line
+ * and the data, and checks SIZE= against the data's length (nothing in
+ * these messages is dot-stuffed). */
+static void srv_send(srv *g, char **mail, char **data)
+{
+    char *env = srv_out(g);
+    char *eol = strstr(env, "\r\n");
+    ck_assert_ptr_nonnull(eol);
+    *mail = strndup(env, (size_t)(eol - env));
+    srv_feed(g, "250 ok\r\n");
+    for (const char *p = env; (p = strstr(p, "RCPT TO:")) != NULL; p++)
+        srv_feed(g, "250 ok\r\n");
+    free(env);
+    srv_feed(g, "354 go\r\n");
+    char *d = srv_out(g);
+    size_t n = strlen(d);
+    ck_assert(n >= 5 && strcmp(d + n - 5, "\r\n.\r\n") == 0);
+    d[n - 3] = '\0';
+    const char *sz = strstr(*mail, " SIZE=");
+    ck_assert_ptr_nonnull(sz);
+    ck_assert_uint_eq(strtoull(sz + 6, NULL, 10), n - 3);
+    *data = d;
+    srv_feed(g, "250 queued\r\n");
+}
+
+#define EHLO_UTF8 "250-mail.test\r\n250-PIPELINING\r\n250-SIZE 100000\r\n250-8BITMIME\r\n" \
+                  "250 SMTPUTF8\r\n"
+#define EHLO_ASCII "250-mail.test\r\n250-PIPELINING\r\n250-SIZE 100000\r\n250 8BITMIME\r\n"
+
+START_TEST(smtputf8_through_the_engine)
+{
+    srv g;
+    char *mail, *data;
+
+    /* a Unicode domain alone: A-labels everywhere, SMTPUTF8 not declared
+     * even though the server offers it */
+    esmtp_message *msg = srv_start(&g, idn_sample(), EHLO_UTF8);
+    srv_send(&g, &mail, &data);
+    ck_assert_ptr_null(strstr(mail, "SMTPUTF8"));
+    ck_assert_ptr_null(strstr(mail, "BODY="));
+    ck_assert_ptr_nonnull(strstr(mail, "MAIL FROM:<me@" BUECHER_A ">"));
+    ck_assert_ptr_nonnull(strstr(data, "\r\nTo: =?UTF-8?B?5p2O5Zub?= <ls@" JP_DOMAIN_A ">"));
+    ck_assert_ptr_nonnull(strstr(data, "\r\nSubject: =?UTF-8?B?5L2g5aW9?= world\r\n"));
+    ck_assert_int_eq(esmtp_message_status(msg), ESMTP_STATUS_OK);
+    free(mail);
+    free(data);
+    esmtp_session_free(g.s);
+
+    /* asked for UTF-8 headers and offered: SMTPUTF8, raw UTF-8, U-labels */
+    esmtp_mime *m = idn_sample();
+    esmtp_mime_set_utf8_headers(m, 1);
+    msg = srv_start(&g, m, EHLO_UTF8);
+    srv_send(&g, &mail, &data);
+    ck_assert_ptr_nonnull(strstr(mail, "MAIL FROM:<me@" BUECHER ">"));
+    ck_assert_ptr_nonnull(strstr(mail, " BODY=8BITMIME SMTPUTF8"));
+    ck_assert_ptr_nonnull(strstr(data, "\r\nTo: " LISI " <ls@" JP_DOMAIN ">, x@example.org\r\n"));
+    ck_assert_ptr_nonnull(strstr(data, "\r\nSubject: " NIHAO " world\r\n"));
+    ck_assert_int_eq(esmtp_message_status(msg), ESMTP_STATUS_OK);
+    free(mail);
+    free(data);
+    esmtp_session_free(g.s);
+
+    /* asked for, but not offered: the usual 7-bit header, no SMTPUTF8 */
+    m = idn_sample();
+    esmtp_mime_set_utf8_headers(m, 1);
+    msg = srv_start(&g, m, EHLO_ASCII);
+    srv_send(&g, &mail, &data);
+    ck_assert_ptr_null(strstr(mail, "SMTPUTF8"));
+    ck_assert_ptr_null(strstr(mail, "BODY="));
+    ck_assert_ptr_nonnull(strstr(data, "<ls@" JP_DOMAIN_A ">"));
+    ck_assert_ptr_nonnull(strstr(data, "\r\nSubject: =?UTF-8?B?5L2g5aW9?= world\r\n"));
+    for (const char *p = data; *p; p++)
+        ck_assert_int_lt((unsigned char)*p, 0x80);
+    ck_assert_int_eq(esmtp_message_status(msg), ESMTP_STATUS_OK);
+    free(mail);
+    free(data);
+    esmtp_session_free(g.s);
+
+    /* a non-ASCII local part in Cc, offered: SMTPUTF8; the addresses as
+     * given, the Subject still encoded (not asked for) */
+    m = idn_sample();
+    esmtp_mime_add_addresses(m, ESMTP_MIME_CC, YONGHU "@" JP_DOMAIN);
+    msg = srv_start(&g, m, EHLO_UTF8);
+    char *env = srv_out(&g);
+    ck_assert_ptr_nonnull(strstr(env, " SMTPUTF8\r\n"));
+    ck_assert_ptr_nonnull(strstr(env, "RCPT TO:<" YONGHU "@" JP_DOMAIN ">\r\n"));
+    free(env);
+    srv_feed(&g, "250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n"); /* 3 RCPTs */
+    data = srv_out(&g);
+    ck_assert_ptr_nonnull(strstr(data, "\r\nCc: " YONGHU "@" JP_DOMAIN "\r\n"));
+    ck_assert_ptr_nonnull(strstr(data, "<ls@" JP_DOMAIN ">"));
+    ck_assert_ptr_nonnull(strstr(data, "\r\nSubject: =?UTF-8?B?5L2g5aW9?= world\r\n"));
+    free(data);
+    esmtp_session_free(g.s);
+
+    /* the same, not offered: the message fails before any data is sent,
+     * even with an ASCII envelope chosen by the caller */
+    m = idn_sample();
+    esmtp_mime_add_addresses(m, ESMTP_MIME_CC, YONGHU "@" JP_DOMAIN);
+    memset(&g, 0, sizeof g);
+    ck_assert_int_eq(esmtp_session_new(&g.s), 0);
+    esmtp_session_set_tls(g.s, ESMTP_TLS_NONE);
+    g.e = &g.s->eng;
+    g.s->helo = "client.test";
+    ck_assert_int_eq(esmtp_session_add_message(g.s, &msg), 0);
+    ck_assert_int_eq(esmtp_message_set_reverse_path(msg, "bounce@example.org"), 0);
+    ck_assert_int_eq(esmtp_message_add_recipient(msg, "x@example.org", NULL), 0);
+    ck_assert_int_eq(esmtp_mime_attach(msg, m), 0);
+    ck_assert_int_eq(engine_init(g.e, g.s), 0);
+    ck_assert_int_eq(engine_connected(g.e), 0);
+    srv_feed(&g, "220 mail.test\r\n");
+    free(srv_out(&g));
+    srv_feed(&g, EHLO_ASCII);
+    env = srv_out(&g);
+    ck_assert_str_eq(env, "QUIT\r\n");
+    free(env);
+    ck_assert_int_eq(esmtp_message_status(msg), ESMTP_STATUS_PERMFAIL);
+    ck_assert_ptr_nonnull(strstr(esmtp_message_text(msg), "SMTPUTF8"));
+    esmtp_session_free(g.s);
+}
+END_TEST
+
 START_TEST(type_guessing)
 {
     ck_assert_str_eq(mime_type_for_name("a.PDF"), "application/pdf");
@@ -814,6 +1199,12 @@ static Suite *mime_suite(void)
     tcase_add_test(tc, gen_deterministic);
     tcase_add_test(tc, gen_read_errors);
     tcase_add_test(tc, attach_envelope);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("smtputf8");
+    tcase_add_test(tc, idn_domains_in_headers);
+    tcase_add_test(tc, utf8_raw_text);
+    tcase_add_test(tc, utf8_local_part_needs_smtputf8);
+    tcase_add_test(tc, smtputf8_through_the_engine);
     suite_add_tcase(s, tc);
     return s;
 }

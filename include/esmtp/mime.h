@@ -95,7 +95,15 @@ ESMTP_EXTERN void esmtp_mime_free(esmtp_mime *mime);
 /**
  * Adds one mailbox to an address field. display_name (UTF-8, may be NULL or
  * "") is quoted or RFC 2047-encoded as needed; addr_spec is "local@domain"
- * without angle brackets, ASCII only. Both strings are copied.
+ * without angle brackets. Both strings are copied.
+ *
+ * addr_spec may hold UTF-8 (RFC 6532, valid UTF-8 only). A Unicode domain
+ * must be a valid IDNA domain (UTS #46), else ESMTP_EINVAL; it is written
+ * as A-labels ("xn--...") unless the message goes with SMTPUTF8. A
+ * non-ASCII local part (in From, Sender, Reply-To, To or Cc) can only be
+ * sent with SMTPUTF8: the message then needs it (see
+ * esmtp_message_set_utf8_headers()) and fails at a server without it. The
+ * same holds for the addresses of esmtp_mime_add_addresses().
  */
 ESMTP_EXTERN int esmtp_mime_add_mailbox(esmtp_mime *mime, esmtp_mime_field field,
                                         const char *display_name, const char *addr_spec);
@@ -147,6 +155,19 @@ ESMTP_EXTERN int esmtp_mime_set_list_unsubscribe(esmtp_mime *mime, const char *m
  * text, RFC 2047-encoded where needed. Both are copied.
  */
 ESMTP_EXTERN int esmtp_mime_add_header(esmtp_mime *mime, const char *name, const char *value);
+
+/**
+ * Asks for an internationalised header (RFC 6532) when SMTPUTF8 is
+ * available: the Subject, display names and added fields as raw UTF-8
+ * instead of RFC 2047 encoded words, and addresses as given (U-labels).
+ * When on (utf8 != 0) and the header has non-ASCII text, the message is
+ * sent with SMTPUTF8 if the server offers it, and as usual (encoded words,
+ * A-labels, no SMTPUTF8) if it does not. Off by default: SMTPUTF8 is then
+ * used only when an address needs it, and only addresses are written in
+ * UTF-8. Without a session (esmtp_mime_prepare()), SMTPUTF8 counts as
+ * available when this is on.
+ */
+ESMTP_EXTERN int esmtp_mime_set_utf8_headers(esmtp_mime *mime, int utf8);
 
 /**
  * Deterministic mode, for tests: boundaries come from seed, the Date is
@@ -280,6 +301,10 @@ ESMTP_EXTERN int esmtp_mime_part_add_header(esmtp_mime_part *part, const char *n
  * caller must neither change nor free it. On failure it stays the caller's.
  * A builder can be attached to one message only. ESMTP_EINVAL when there is
  * no From address.
+ *
+ * When the header needs SMTPUTF8 (a non-ASCII local part), the message is
+ * marked as esmtp_message_set_utf8_headers() does: it is sent with SMTPUTF8
+ * or fails, before any data is sent, at a server that does not offer it.
  */
 ESMTP_EXTERN int esmtp_mime_attach(esmtp_message *message, esmtp_mime *mime);
 
@@ -289,7 +314,10 @@ ESMTP_EXTERN int esmtp_mime_attach(esmtp_message *message, esmtp_mime *mime);
  * parts may be produced. *size (may be NULL) receives the exact byte count
  * esmtp_mime_read() will give, or ESMTP_MIME_SIZE_UNKNOWN; *has_8bit (may
  * be NULL) whether any byte is >= 0x80. Lines end with CRLF; nothing is
- * dot-stuffed. Each call restarts the output from its beginning.
+ * dot-stuffed. Each call restarts the output from its beginning. The
+ * header is written for SMTPUTF8 (UTF-8, RFC 6532) when an address has a
+ * non-ASCII local part, or when esmtp_mime_set_utf8_headers() is on and it
+ * has non-ASCII text; *has_8bit then counts its bytes too.
  */
 ESMTP_EXTERN int esmtp_mime_prepare(esmtp_mime *mime, int allow_8bit, uint64_t *size,
                                     int *has_8bit);

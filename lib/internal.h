@@ -123,6 +123,8 @@ struct esmtp_session {
     size_t msgs_cap;
 
     ebuf detail;
+    int fail_code;               /* the reply that ended the session early, or 0 */
+    char fail_enhanced[16];
     ebuf greeting;
     int has_greeting;
 

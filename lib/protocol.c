@@ -1002,6 +1002,10 @@ static int fail(engine *e, int err, const reply *r, const char *why)
     esmtp_session *s = e->session;
     if (e->error == 0) {
         e->error = err;
+        if (r) {
+            s->fail_code = r->code;
+            snprintf(s->fail_enhanced, sizeof s->fail_enhanced, "%s", r->enhanced);
+        }
         if (r)
             session_set_detail(s, "%s: %d%s%s %s", why, r->code, r->enhanced[0] ? " " : "",
                                r->enhanced, ebuf_str(&r->text));

@@ -473,6 +473,8 @@ int esmtp_session_start(esmtp_session *s)
     s->got_bytes = 0;
     s->silence_ms = 0;
     ebuf_clear(&s->detail);
+    s->fail_code = 0;
+    s->fail_enhanced[0] = '\0';
     ebuf_clear(&s->greeting);
     s->has_greeting = 0;
     s->result = 0;
@@ -822,6 +824,16 @@ int esmtp_session_send(esmtp_session *s)
 const char *esmtp_session_detail(const esmtp_session *s)
 {
     return s ? ebuf_str(&s->detail) : "";
+}
+
+int esmtp_session_reply_code(const esmtp_session *s)
+{
+    return s ? s->fail_code : 0;
+}
+
+const char *esmtp_session_enhanced_code(const esmtp_session *s)
+{
+    return s ? s->fail_enhanced : "";
 }
 
 const char *esmtp_session_greeting(const esmtp_session *s)

@@ -262,6 +262,8 @@ START_TEST(greeting_421_ends_session)
     ck_assert(g.e->done);
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
     ck_assert_int_eq(esmtp_message_code(m), 421);
+    ck_assert_int_eq(esmtp_session_reply_code(g.s), 421);
+    ck_assert_str_eq(esmtp_session_enhanced_code(g.s), "4.3.2");
     rig_free(&g);
 }
 END_TEST
@@ -751,6 +753,8 @@ START_TEST(auth_failure_stops_with_the_reply)
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_PERMFAIL);
     ck_assert_int_eq(esmtp_message_code(m), 535);
     ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "535 5.7.8 Authentication credentials invalid"));
+    ck_assert_int_eq(esmtp_session_reply_code(g.s), 535);
+    ck_assert_str_eq(esmtp_session_enhanced_code(g.s), "5.7.8");
     rig_free(&g);
 }
 END_TEST

@@ -44,7 +44,7 @@ extern "C" {
 
 /** Error codes. Every failure is one of these negative values. */
 typedef enum esmtp_error {
-    ESMTP_OK = 0,
+    ESMTP_OK = 0,             /**< success */
     ESMTP_EINVAL = -1,        /**< an argument is invalid (NULL, CR/LF in an address, ...) */
     ESMTP_ENOMEM = -2,        /**< out of memory */
     ESMTP_ESTATE = -3,        /**< the call is not allowed in the session's current state */
@@ -184,8 +184,8 @@ ESMTP_EXTERN int esmtp_session_set_client_cert(esmtp_session *session, const cha
 
 /** TLS protocol versions, for esmtp_session_set_tls_min_version(). */
 typedef enum esmtp_tls_version {
-    ESMTP_TLS_1_2 = 12,
-    ESMTP_TLS_1_3 = 13
+    ESMTP_TLS_1_2 = 12, /**< TLS 1.2 (RFC 5246) */
+    ESMTP_TLS_1_3 = 13  /**< TLS 1.3 (RFC 8446) */
 } esmtp_tls_version;
 
 /** Sets the lowest TLS version accepted (default ESMTP_TLS_1_2). */
@@ -447,10 +447,10 @@ ESMTP_EXTERN int esmtp_message_set_dsn_required(esmtp_message *message, int requ
 
 /** RFC 3461 NOTIFY flags for esmtp_recipient_set_dsn_notify(). */
 typedef enum esmtp_notify {
-    ESMTP_NOTIFY_NEVER = 1,
-    ESMTP_NOTIFY_SUCCESS = 2,
-    ESMTP_NOTIFY_FAILURE = 4,
-    ESMTP_NOTIFY_DELAY = 8
+    ESMTP_NOTIFY_NEVER = 1,   /**< never send a DSN (alone) */
+    ESMTP_NOTIFY_SUCCESS = 2, /**< a DSN when the message is delivered */
+    ESMTP_NOTIFY_FAILURE = 4, /**< a DSN when delivery fails */
+    ESMTP_NOTIFY_DELAY = 8    /**< a DSN when delivery is delayed */
 } esmtp_notify;
 
 /**
@@ -525,8 +525,8 @@ ESMTP_EXTERN int esmtp_session_send(esmtp_session *session);
 
 /** Readiness bits used by the event-loop API. */
 typedef enum esmtp_want {
-    ESMTP_WANT_READ = 1,
-    ESMTP_WANT_WRITE = 2
+    ESMTP_WANT_READ = 1, /**< wait until the socket is readable */
+    ESMTP_WANT_WRITE = 2 /**< wait until the socket is writable */
 } esmtp_want;
 
 /**
@@ -577,6 +577,15 @@ ESMTP_EXTERN int esmtp_session_process(esmtp_session *session, int ready);
  * until the session next runs or is freed.
  */
 ESMTP_EXTERN const char *esmtp_session_detail(const esmtp_session *session);
+
+/**
+ * The reply code of the server reply that ended the session early (e.g.
+ * 421, or 535 for a failed login), or 0 when no reply did.
+ */
+ESMTP_EXTERN int esmtp_session_reply_code(const esmtp_session *session);
+
+/** The enhanced status code of that reply ("4.3.2"), or "". */
+ESMTP_EXTERN const char *esmtp_session_enhanced_code(const esmtp_session *session);
 
 /** The greeting's text (without the code), or NULL before it arrives. */
 ESMTP_EXTERN const char *esmtp_session_greeting(const esmtp_session *session);

@@ -7,7 +7,7 @@ need=""
 for p in meson ninja-build pkg-config gcc g++ clang libssl-dev libidn2-dev check \
          python3-aiosmtpd postfix sasl2-bin libsasl2-modules openssl valgrind binutils \
          swaks libnet-ssleay-perl libauthen-sasl-perl libdigest-hmac-perl gsasl \
-         ruby ruby-ffi; do
+         ruby ruby-ffi abigail-tools groff-base; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need="$need $p"
 done
 [ -z "$need" ] && exit 0

@@ -9,9 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include <esmtp/esmtp.h>
+
+#include "benchutil.h"
 
 /* Pseudo-random bytes (incompressible, so base64 does real work), made on
  * the fly: no copy of the attachment exists anywhere. */
@@ -34,13 +35,6 @@ static long produce(esmtp_mime_part *part, void *buf, size_t len, void *user_dat
     }
     src->left -= len;
     return (long)len;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static long peak_rss_kib(void)
@@ -99,9 +93,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_bigmime: setup failed: %s\n", esmtp_strerror(rc));
         return 1;
     }
-    double t0 = now();
+    double t0 = now_s();
     rc = esmtp_session_send(s);
-    double secs = now() - t0;
+    double secs = now_s() - t0;
     int ok = rc == 0 && esmtp_message_status(m) == ESMTP_STATUS_OK && src.left == 0;
     printf("attachment %llu MiB, sent in %.2f s (%.0f MiB/s of attachment), result %s\n",
            (unsigned long long)mib, secs, (double)mib / secs,

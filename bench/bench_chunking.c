@@ -50,16 +50,16 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <esmtp/esmtp.h>
+
+#include "benchutil.h"
 
 #define SENDER "sender@example.com"
 #define RCPT "rcpt1@example.net"
@@ -110,109 +110,27 @@ typedef struct sink_proc {
 
 /* ------------------------------------------------------------- helpers */
 
-static double now_s(void)
+/* A message of exactly `size` bytes (make_body); with dots != 0 some lines
+ * begin with dots, to be dot-stuffed under DATA. */
+static char *chunking_body(size_t size, int dots)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
-        return 0;
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "bench_chunking: out of memory (%zu bytes)\n", n);
+    char headers[512];
+    int n = snprintf(headers, sizeof headers,
+                     "From: Bench Sender <" SENDER ">\r\n"
+                     "To: <" RCPT ">\r\n"
+                     "Subject: esmtp chunking benchmark\r\n"
+                     "Date: Thu, 26 Nov 2026 12:00:00 +0000\r\n"
+                     "Message-ID: <bench.chunking.%zu@example.com>\r\n"
+                     "MIME-Version: 1.0\r\n"
+                     "Content-Type: text/plain; charset=us-ascii\r\n\r\n",
+                     size);
+    if (n < 0 || (size_t)n >= sizeof headers) {
+        fprintf(stderr, "bench_chunking: internal error: header buffer too small\n");
         exit(1);
     }
-    return p;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Appends to a fixed buffer; exits if it would overflow (a bug). */
-static void put(char *buf, size_t cap, size_t *len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void put(char *buf, size_t cap, size_t *len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf + *len, cap - *len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= cap - *len) {
-        fprintf(stderr, "bench_chunking: internal error: body buffer too small\n");
-        exit(1);
-    }
-    *len += (size_t)n;
-}
-
-/*
- * A plain ASCII message of exactly `size` bytes: headers, a blank line and
- * text lines of at most 78 bytes, all ending in CRLF. With dots != 0 some
- * lines begin with "." or "..", and one is a lone "." (all dot-stuffed
- * under DATA); otherwise no line begins with a dot, as in bench_send.
- */
-static char *make_body(size_t size, int dots)
-{
-    char *b = xmalloc(size + 1);
-    size_t len = 0;
-    put(b, size + 1, &len,
-        "From: Bench Sender <" SENDER ">\r\n"
-        "To: <" RCPT ">\r\n"
-        "Subject: esmtp chunking benchmark\r\n"
-        "Date: Thu, 26 Nov 2026 12:00:00 +0000\r\n"
-        "Message-ID: <bench.chunking.%zu@example.com>\r\n"
-        "MIME-Version: 1.0\r\n"
-        "Content-Type: text/plain; charset=us-ascii\r\n\r\n",
-        size);
-    if (len + 3 > size) {
-        fprintf(stderr, "bench_chunking: body size %zu is too small\n", size);
-        exit(1);
-    }
-    static const char words[] = "Pipelined BDAT chunks need no go-ahead from the server, "
-                                "unlike DATA. ";
-    size_t w = 0, line = 0;
-    while (len < size) {
-        size_t left = size - len; /* at least 3 */
-        size_t text = left - 2 > 76 ? 76 : left - 2;
-        if (left - (text + 2) > 0 && left - (text + 2) < 3)
-            text -= 3; /* leave room for a last line of at least one byte */
-        for (size_t i = 0; i < text; i++) {
-            char ch = words[w++ % (sizeof words - 1)];
-            if (i == 0 && (ch == ' ' || ch == '.'))
-                ch = 'x';
-            if (dots && i == 0 && line % 3 == 0)
-                ch = '.';
-            if (dots && i == 1 && line % 6 == 0)
-                ch = '.';
-            b[len++] = ch;
-        }
-        if (dots && line == 4 && text >= 1) {
-            len -= text - 1; /* a line of a single dot */
-            b[len - 1] = '.';
-        }
-        b[len++] = '\r';
-        b[len++] = '\n';
-        line++;
-    }
-    if (len != size) {
-        fprintf(stderr, "bench_chunking: internal error: body is %zu bytes, not %zu\n", len,
-                size);
-        exit(1);
-    }
-    b[len] = '\0';
-    return b;
+    return make_body(headers, size,
+                     "Pipelined BDAT chunks need no go-ahead from the server, unlike DATA. ",
+                     dots);
 }
 
 /* ------------------------------------------------------------- CPUs */
@@ -409,34 +327,15 @@ static esmtp_session *new_session(unsigned port, enum mode mode, size_t count, c
     return s;
 }
 
-/* Every message and recipient OK, and the server offered what was measured. */
-static int check_outcomes(esmtp_session *s, size_t count, char *err, size_t errlen)
+/* The server offered what was measured, and every message and recipient
+ * is OK (check_outcomes). */
+static int check_session(esmtp_session *s, size_t count, char *err, size_t errlen)
 {
     if (!esmtp_session_extension(s, "PIPELINING") || !esmtp_session_extension(s, "CHUNKING")) {
         snprintf(err, errlen, "the server did not offer PIPELINING and CHUNKING");
         return -1;
     }
-    size_t n = esmtp_session_message_count(s);
-    if (n != count) {
-        snprintf(err, errlen, "%zu messages queued, %zu expected", n, count);
-        return -1;
-    }
-    size_t bad = 0, first = 0;
-    for (size_t i = 0; i < n; i++) {
-        esmtp_message *m = esmtp_session_message(s, i);
-        int ok = esmtp_message_status(m) == ESMTP_STATUS_OK;
-        for (size_t r = 0; ok && r < esmtp_message_recipient_count(m); r++)
-            ok = esmtp_recipient_status(esmtp_message_recipient(m, r)) == ESMTP_STATUS_OK;
-        if (!ok && bad++ == 0)
-            first = i;
-    }
-    if (bad) {
-        esmtp_message *m = esmtp_session_message(s, first);
-        snprintf(err, errlen, "%zu of %zu messages not OK; the first (#%zu): %d %s", bad, n,
-                 first, esmtp_message_code(m), esmtp_message_text(m));
-        return -1;
-    }
-    return 0;
+    return check_outcomes(s, count, err, errlen);
 }
 
 /* What the sink must have seen for `count` messages of body_len octets. */
@@ -475,7 +374,7 @@ static measurement run(sink_proc *sp, enum mode mode, size_t count, const char *
         snprintf(err, errlen, "esmtp_session_send: %s (%s)", esmtp_strerror(rc),
                  esmtp_session_detail(s));
     } else {
-        rc = check_outcomes(s, count, err, errlen);
+        rc = check_session(s, count, err, errlen);
     }
     esmtp_session_free(s); /* closes the connection if esmtp has not */
     /* Read the sink's counters whatever happened, so that the next run's
@@ -499,17 +398,6 @@ static void usage(FILE *f)
     fprintf(f, "usage: bench_chunking [--sink PATH] [--count N] [--repeat R]\n"
                "                      [--scenario 2KB-1rcpt|20KB-1rcpt] [--cpus auto|none|S,B]\n"
                "environment: ESMTP_BENCH_COUNT, ESMTP_BENCH_REPEAT, ESMTP_BENCH_CPUS\n");
-}
-
-static int parse_number(const char *s, unsigned long max, unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || v == 0 || v > max)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 static int parse_options(int argc, char **argv, options *o)
@@ -623,6 +511,7 @@ static summary summarise(const measurement *runs, int n, size_t count)
 
 int main(int argc, char **argv)
 {
+    bench_prog = "bench_chunking";
     options o;
     int sink_cpu, bench_cpu;
     if (parse_options(argc, argv, &o) != 0 || parse_cpus(o.cpus, &sink_cpu, &bench_cpu) != 0) {
@@ -666,7 +555,7 @@ int main(int argc, char **argv)
 
     /* Untimed: dot-leading lines (stuffed under DATA) must arrive intact. */
     for (int mode = 0; mode < NMODES && !failed; mode++) {
-        char *body = make_body(3000, 1);
+        char *body = chunking_body(3000, 1);
         measurement m = run(&sp, (enum mode)mode, 3, body, 3000, err, sizeof err);
         free(body);
         if (m.wall < 0) {
@@ -691,7 +580,7 @@ int main(int argc, char **argv)
         const scenario *sc = &scenarios[si];
         if (o.only_scenario && strcmp(o.only_scenario, sc->name) != 0)
             continue;
-        char *body = make_body(sc->body_size, 0);
+        char *body = chunking_body(sc->body_size, 0);
         printf("%s: %zu-byte messages, 1 recipient\n", sc->name, sc->body_size);
         int ok = 1;
         for (int r = 0; r < o.repeat && ok; r++) {

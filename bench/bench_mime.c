@@ -4,19 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "benchutil.h"
 #include "mime_priv.h"
 
 #define CHUNK GEN_RAW          /* what the generator encodes at a time */
 #define TOTAL (256u << 20)     /* input bytes per measurement */
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 typedef size_t (*encode_fn)(const unsigned char *in, size_t n, char *out);
 
@@ -42,10 +35,10 @@ static size_t run_qp(const unsigned char *in, size_t n, char *out)
 static void measure(const char *name, encode_fn fn, const unsigned char *in, char *out)
 {
     volatile size_t sink = 0;
-    double t0 = now();
+    double t0 = now_s();
     for (size_t done = 0; done < TOTAL; done += CHUNK)
         sink += fn(in, CHUNK, out);
-    double dt = now() - t0;
+    double dt = now_s() - t0;
     printf("%-28s %8.1f MB/s\n", name, (double)TOTAL / dt / 1e6);
     (void)sink;
 }

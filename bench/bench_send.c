@@ -59,10 +59,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <esmtp/esmtp.h>
+
+#include "benchutil.h"
 
 #define SENDER "sender@example.com"
 #define HELO_NAME "bench.example"
@@ -100,32 +101,6 @@ typedef struct measurement {
 } measurement;
 
 /* ------------------------------------------------------------- helpers */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* This process's CPU time so far (user + system), in seconds. */
-static double cpu_s(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
-        return 0;
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "bench_send: out of memory (%zu bytes)\n", n);
-        exit(1);
-    }
-    return p;
-}
 
 /* A growable byte buffer. */
 typedef struct bytes {
@@ -179,12 +154,6 @@ static void bytes_free(bytes *b)
     b->len = b->cap = 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* ------------------------------------------------------------- content */
 
 static void rcpt_address(char *out, size_t outlen, size_t i)
@@ -193,54 +162,33 @@ static void rcpt_address(char *out, size_t outlen, size_t i)
 }
 
 /*
- * A plain ASCII message of exactly `size` bytes: headers, a blank line and
- * text lines of at most 78 bytes, every line ending in CRLF and none starting
- * with a dot, so that esmtp sends it unchanged (no normalisation, no
+ * A scenario's message of exactly sc->body_size bytes (make_body: no line
+ * starts with a dot), so that esmtp sends it unchanged (no normalisation, no
  * dot-stuffing) and the precomputed stream can carry the same bytes.
  */
-static char *make_body(const scenario *sc, size_t *len)
+static char *scenario_body(const scenario *sc)
 {
-    bytes b = {0};
-    bytes_addf(&b, "From: Bench Sender <" SENDER ">\r\n");
-    bytes_addf(&b, "To:");
+    bytes h = {0};
+    bytes_addf(&h, "From: Bench Sender <" SENDER ">\r\n");
+    bytes_addf(&h, "To:");
     for (size_t i = 0; i < sc->nrcpts; i++) {
         char rcpt[64];
         rcpt_address(rcpt, sizeof rcpt, i);
-        bytes_addf(&b, "%s <%s>", i == 0 ? "" : ",\r\n", rcpt);
+        bytes_addf(&h, "%s <%s>", i == 0 ? "" : ",\r\n", rcpt);
     }
-    bytes_addf(&b, "\r\n");
-    bytes_addf(&b, "Subject: esmtp throughput benchmark (%s)\r\n", sc->name);
-    bytes_addf(&b, "Date: Thu, 26 Nov 2026 12:00:00 +0000\r\n");
-    bytes_addf(&b, "Message-ID: <bench.%s@example.com>\r\n", sc->name);
-    bytes_addf(&b, "MIME-Version: 1.0\r\n");
-    bytes_addf(&b, "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
-    if (b.len + 3 > sc->body_size) {
-        fprintf(stderr, "bench_send: body size %zu is too small\n", sc->body_size);
-        exit(1);
-    }
-    static const char words[] = "The quick brown fox jumps over the lazy dog while "
-                                "the benchmark counts messages per second. ";
-    size_t w = 0;
-    while (b.len < sc->body_size) {
-        size_t left = sc->body_size - b.len; /* >= 3 is kept for the last line */
-        size_t text = left - 2 > 76 ? 76 : left - 2;
-        if (left - (text + 2) > 0 && left - (text + 2) < 3)
-            text -= 3; /* leave room for a final line of at least one byte */
-        for (size_t i = 0; i < text; i++) {
-            char c = words[w++ % (sizeof words - 1)];
-            if (i == 0 && (c == ' ' || c == '.'))
-                c = 'x';
-            bytes_add(&b, &c, 1);
-        }
-        bytes_add(&b, "\r\n", 2);
-    }
-    if (b.len != sc->body_size) {
-        fprintf(stderr, "bench_send: internal error: body is %zu bytes, not %zu\n", b.len,
-                sc->body_size);
-        exit(1);
-    }
-    *len = b.len;
-    return b.data;
+    bytes_addf(&h, "\r\n");
+    bytes_addf(&h, "Subject: esmtp throughput benchmark (%s)\r\n", sc->name);
+    bytes_addf(&h, "Date: Thu, 26 Nov 2026 12:00:00 +0000\r\n");
+    bytes_addf(&h, "Message-ID: <bench.%s@example.com>\r\n", sc->name);
+    bytes_addf(&h, "MIME-Version: 1.0\r\n");
+    bytes_addf(&h, "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
+    bytes_add(&h, "", 1);
+    char *body = make_body(h.data, sc->body_size,
+                           "The quick brown fox jumps over the lazy dog while "
+                           "the benchmark counts messages per second. ",
+                           0);
+    bytes_free(&h);
+    return body;
 }
 
 /*
@@ -570,33 +518,6 @@ static int queue_messages(esmtp_session *s, const scenario *sc, size_t count, co
     return 0;
 }
 
-/* Every message and every recipient must have been accepted. */
-static int check_outcomes(esmtp_session *s, size_t count, char *err, size_t errlen)
-{
-    size_t n = esmtp_session_message_count(s);
-    if (n != count) {
-        snprintf(err, errlen, "%zu messages queued, %zu expected", n, count);
-        return -1;
-    }
-    size_t bad = 0, first = 0;
-    for (size_t i = 0; i < n; i++) {
-        esmtp_message *m = esmtp_session_message(s, i);
-        int ok = esmtp_message_status(m) == ESMTP_STATUS_OK;
-        for (size_t r = 0; ok && r < esmtp_message_recipient_count(m); r++)
-            ok = esmtp_recipient_status(esmtp_message_recipient(m, r)) == ESMTP_STATUS_OK;
-        if (!ok && bad++ == 0)
-            first = i;
-    }
-    if (bad) {
-        esmtp_message *m = esmtp_session_message(s, first);
-        snprintf(err, errlen, "%zu of %zu messages not OK; the first (#%zu): %s %d %s", bad, n,
-                 first, esmtp_status_name(esmtp_message_status(m)), esmtp_message_code(m),
-                 esmtp_message_text(m));
-        return -1;
-    }
-    return 0;
-}
-
 static measurement run_esmtp(const options *o, const scenario *sc, const char *body,
                              size_t body_len, char *err, size_t errlen)
 {
@@ -685,17 +606,6 @@ static void usage(FILE *f)
                "                  [--only pipelined,lockstep,esmtp]\n"
                "environment: ESMTP_BENCH_HOST, ESMTP_BENCH_PORT, ESMTP_BENCH_COUNT, "
                "ESMTP_BENCH_REPEAT\n");
-}
-
-static int parse_number(const char *s, unsigned long max, unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || v == 0 || v > max)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 /* "pipelined,esmtp" -> o->run[] */
@@ -825,6 +735,7 @@ static void ratio(char *out, size_t outlen, int have, double a, double b)
 
 int main(int argc, char **argv)
 {
+    bench_prog = "bench_send";
     options o;
     if (parse_options(argc, argv, &o) != 0) {
         usage(stderr);
@@ -861,8 +772,8 @@ int main(int argc, char **argv)
         const scenario *sc = &scenarios[si];
         if (o.only_scenario && strcmp(o.only_scenario, sc->name) != 0)
             continue;
-        size_t body_len;
-        char *body = make_body(sc, &body_len);
+        size_t body_len = sc->body_size;
+        char *body = scenario_body(sc);
         int with_size = 0;
         if (probe_commands(&o, sc, body, body_len, &with_size, err, sizeof err) != 0) {
             printf("%s: FAILED (command check): %s\n", sc->name, err);

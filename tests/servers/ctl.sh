@@ -418,8 +418,17 @@ do_start() {
     spawn sink-421 smtp-sink -u nobody -Q RCPT "127.0.0.1:$sink_421_port" 1024
     spawn sink-drop smtp-sink -u nobody -q . "127.0.0.1:$sink_drop_port" 1024
     spawn sink6 smtp-sink -u nobody "[::1]:$sink6_port" 1024
-    postfix -c "$pf_etc" start >"$state/postfix-start.log" 2>&1 ||
-        fail_start "postfix failed to start" "$state/postfix-start.log"
+    # postfix-script reports why it failed to the instance's own log, not to
+    # its output; one retry rides out a passing hiccup at start-up.
+    if ! postfix -c "$pf_etc" start >"$state/postfix-start.log" 2>&1; then
+        cat "$pf/log/postfix.log" >>"$state/postfix-start.log" 2>/dev/null || true
+        postfix -c "$pf_etc" stop >/dev/null 2>&1 || true
+        sleep 1
+        postfix -c "$pf_etc" start >>"$state/postfix-start.log" 2>&1 || {
+            cat "$pf/log/postfix.log" >>"$state/postfix-start.log" 2>/dev/null || true
+            fail_start "postfix failed to start" "$state/postfix-start.log"
+        }
+    fi
 
     wait_ready aiosmtpd "$aiosmtpd_port" "$state/recorder.log" spawned_alive recorder
     wait_ready aiosmtpd-nopipe "$aiosmtpd_nopipe_port" "$state/recorder.log" spawned_alive recorder

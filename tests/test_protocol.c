@@ -1050,6 +1050,57 @@ START_TEST(binary_bodies_need_binarymime)
 }
 END_TEST
 
+/* Random servers: whatever the replies, the engine never crashes, and when
+ * the session ends every message and recipient has its fate. */
+START_TEST(random_servers_leave_nothing_undecided)
+{
+    static const char *const ehlo[] = {
+        "250-m\r\n250-PIPELINING\r\n250-CHUNKING\r\n250-SIZE 100\r\n250-DSN\r\n250 8BITMIME\r\n",
+        "250-m\r\n250 PIPELINING\r\n", "250 m\r\n", "502 no\r\n",
+        "250-m\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n"};
+    static const char *const replies[] = {
+        "250 2.0.0 ok\r\n", "354 go\r\n", "452 4.5.3 too many\r\n", "550 5.1.1 no\r\n",
+        "421 4.3.2 bye\r\n", "501 5.5.4 bad\r\n", "451 4.3.0 later\r\n", "503 bad sequence\r\n",
+        "250-a\r\n250 b\r\n", "garbage\r\n", "221 bye\r\n", "334 ZGF0YQ==\r\n"};
+    static const char *const bodies[] = {"x\r\n", ".\r\n..\n", "caf\xc3\xa9\r\n", ""};
+    static const char *const rcpts[][4] = {
+        {"a@x.test", NULL}, {"a@x.test", "b@x.test", "c@x.test", NULL},
+        {"用户@x.test", "b@bücher.example", NULL}};
+    unsigned seed = 12345;
+    int rounds = getenv("ESMTP_TEST_QUICK") ? 300 : 3000;
+    for (int round = 0; round < rounds; round++) {
+        rig g;
+        rig_init(&g);
+        int nmsgs = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 3;
+        for (int k = 0; k < nmsgs; k++) {
+            seed = seed * 1103515245u + 12345u;
+            esmtp_message *m = add(&g, "s@x.test", rcpts[(seed >> 16) % 3], bodies[(seed >> 8) % 4]);
+            if ((seed >> 20) & 1)
+                esmtp_recipient_set_dsn_notify(esmtp_message_recipient(m, 0), ESMTP_NOTIFY_SUCCESS);
+        }
+        rig_start(&g);
+        seed = seed * 1103515245u + 12345u;
+        feed(&g, "220 hi\r\n");
+        free(drain(&g));
+        feed(&g, ehlo[(seed >> 16) % 5]);
+        for (int step = 0; step < 60 && !g.e->done; step++) {
+            free(drain(&g));
+            seed = seed * 1103515245u + 12345u;
+            feed(&g, replies[(seed >> 16) % 12]);
+        }
+        engine_closed(g.e, ESMTP_EIO, "end of the test");
+        for (size_t i = 0; i < esmtp_session_message_count(g.s); i++) {
+            esmtp_message *m = esmtp_session_message(g.s, i);
+            ck_assert_msg(esmtp_message_status(m) != ESMTP_STATUS_PENDING, "round %d", round);
+            for (size_t j = 0; j < esmtp_message_recipient_count(m); j++)
+                ck_assert_msg(esmtp_recipient_status(esmtp_message_recipient(m, j)) !=
+                                  ESMTP_STATUS_PENDING, "round %d", round);
+        }
+        rig_free(&g);
+    }
+}
+END_TEST
+
 static Suite *protocol_suite(void)
 {
     Suite *s = suite_create("protocol");
@@ -1095,6 +1146,7 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, requiretls_deliverby_priority);
     tcase_add_test(tc, too_many_recipients_get_a_follow_up_transaction);
     tcase_add_test(tc, binary_bodies_need_binarymime);
+    tcase_add_test(tc, random_servers_leave_nothing_undecided);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -23,7 +23,8 @@ static int advance(engine *e);
 static int ready_for_mail(engine *e);
 static int start_body(engine *e, esmtp_message *m);
 static int bdat_settled(engine *e, esmtp_message *m);
-static int body_queued(engine *e, esmtp_message *m, size_t body_bytes);
+static int body_queued(engine *e, esmtp_message *m);
+static void body_note(engine *e, uint64_t body_bytes);
 
 int engine_init(engine *e, esmtp_session *s)
 {
@@ -545,14 +546,14 @@ static int advance(engine *e)
 static int end_body(engine *e)
 {
     esmtp_message *m = e->body_msg;
-    uint64_t body_bytes = e->queued - m->txn.body_start;
+    body_note(e, e->queued - m->txn.body_start);
     int rc = queue_bytes(e, ".\r\n", 3);
     if (rc == 0)
         rc = expect(e, CMD_DOT, m, 0);
     if (rc)
         return rc;
     session_transcript(e->session, ESMTP_FROM_CLIENT, ".", 1);
-    return body_queued(e, m, body_bytes);
+    return body_queued(e, m);
 }
 
 static long read_body(void *ctx, void *buf, size_t len)
@@ -1090,19 +1091,24 @@ static int body_failed(engine *e, int rc)
     return fail(e, rc, NULL, why);
 }
 
-/* The message's last bytes are queued (the dot, or BDAT LAST). */
-static int body_queued(engine *e, esmtp_message *m, size_t body_bytes)
+/* The transcript shows a body as its size, not its lines. */
+static void body_note(engine *e, uint64_t body_bytes)
 {
-    m->txn.dot_queued = 1;
-    m->txn.dot_end = e->queued;
-    e->in_body = 0;
-    ds_free(&e->ds);
     if (e->session->transcript_cb) {
         char note[64];
         int n = snprintf(note, sizeof note, "(message body: %llu bytes)",
                          (unsigned long long)body_bytes);
         session_transcript(e->session, ESMTP_FROM_LIBRARY, note, (size_t)n);
     }
+}
+
+/* The message's last bytes are queued (the dot, or BDAT LAST). */
+static int body_queued(engine *e, esmtp_message *m)
+{
+    m->txn.dot_queued = 1;
+    m->txn.dot_end = e->queued;
+    e->in_body = 0;
+    ds_free(&e->ds);
     /* With PIPELINING the next transaction may follow at once, so that it
      * leaves in the same write. */
     if (e->pipelining) {
@@ -1156,9 +1162,10 @@ static int fill_bdat(engine *e)
     if (rc)
         return rc;
     m->txn.bdat_out++;
-    if (e->queue[e->qlen - 1].rcpt) /* LAST */
-        return body_queued(e, m, e->ds.out_bytes);
-    return 0;
+    if (!e->queue[e->qlen - 1].rcpt) /* not LAST */
+        return 0;
+    body_note(e, e->ds.out_bytes);
+    return body_queued(e, m);
 }
 
 static int fill_body(engine *e)

@@ -313,6 +313,14 @@ struct body_source {
     int read_errno; /* 0 while reading goes well */
 };
 
+/* esmtp_rewind_cb over a regular file: back to its first byte. */
+static int rewind_body(esmtp_message *message, void *user_data)
+{
+    (void)message;
+    struct body_source *src = user_data;
+    return fseek(src->file, 0, SEEK_SET);
+}
+
 /* esmtp_read_cb over a FILE*: called while sending, a chunk at a time. */
 static long read_body(esmtp_message *message, void *buf, size_t len, void *user_data)
 {
@@ -1360,6 +1368,8 @@ int main(int argc, char **argv)
             }
             esmtp_message_set_size(m, size);
             esmtp_message_set_8bit(m, has_8bit);
+            /* and sent again, to recipients a server put off with 452 */
+            esmtp_message_set_body_rewind_cb(m, rewind_body);
         }
     }
 

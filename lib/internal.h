@@ -52,6 +52,8 @@ struct esmtp_message {
     int body_verbatim;           /* and whether it goes out unchanged */
     esmtp_read_cb read_cb;
     void *read_ud;
+    esmtp_rewind_cb rewind_cb;   /* NULL: a streamed body goes out once only */
+    int body_started;            /* the body has been read before */
     uint64_t declared_size;      /* what the caller said of a streamed body */
     int size_declared;
     int declared_8bit;

@@ -399,3 +399,13 @@ int esmtp_message_set_binary(esmtp_message *m, int binary)
     m->binary = binary != 0;
     return 0;
 }
+
+int esmtp_message_set_body_rewind_cb(esmtp_message *m, esmtp_rewind_cb cb)
+{
+    if (!m)
+        return ESMTP_EINVAL;
+    if (!editable(m))
+        return ESMTP_ESTATE;
+    m->rewind_cb = cb;
+    return 0;
+}

@@ -130,6 +130,19 @@ class EsmtpSend(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(recorded(a), WIRE)
 
+    def test_recipient_limit_follow_up_streams_the_file_again(self):
+        # Postfix answers the 3rd RCPT with 452: the file is read again for a
+        # follow-up transaction, and every recipient gets the message.
+        rcpts = [mailbox("many") for _ in range(3)]
+        args = ["--server", self.server("POSTFIX_RCPTLIMIT_PORT"), "--from", "s@example.org",
+                "--message", self.message_file()]
+        for r in rcpts:
+            args += ["--to", r]
+        res = send(*args)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        for r in rcpts:
+            self.assertIn("\n.dot line\nbody\n", postfix_delivered(r))
+
     def test_permanent_failure_exits_69(self):
         a, bad = mailbox("fine"), mailbox("reject")
         r = send("--server", self.server("POSTFIX_PORT"), "--from", "s@example.org",

@@ -1101,6 +1101,75 @@ START_TEST(random_servers_leave_nothing_undecided)
 }
 END_TEST
 
+/* A streamed body that can be rewound. */
+typedef struct stream {
+    const char *text;
+    size_t pos;
+    int rewinds;
+} stream;
+
+static long stream_read(esmtp_message *m, void *buf, size_t len, void *ud)
+{
+    (void)m;
+    stream *st = ud;
+    size_t n = strlen(st->text + st->pos);
+    if (n > len)
+        n = len;
+    memcpy(buf, st->text + st->pos, n);
+    st->pos += n;
+    return (long)n;
+}
+
+static int stream_rewind(esmtp_message *m, void *ud)
+{
+    (void)m;
+    stream *st = ud;
+    st->pos = 0;
+    st->rewinds++;
+    return 0;
+}
+
+START_TEST(streamed_body_rewound_for_a_follow_up)
+{
+    static const char *const two[] = {"a@x.test", "b@x.test", NULL};
+    for (int rewindable = 0; rewindable < 2; rewindable++) {
+        rig g;
+        rig_init(&g);
+        stream st = {"streamed\r\n", 0, 0};
+        esmtp_message *m;
+        esmtp_session_add_message(g.s, &m);
+        esmtp_message_set_reverse_path(m, "s@x.test");
+        esmtp_message_add_recipient(m, two[0], NULL);
+        esmtp_message_add_recipient(m, two[1], NULL);
+        esmtp_message_set_body_cb(m, stream_read, &st);
+        if (rewindable)
+            ck_assert_int_eq(esmtp_message_set_body_rewind_cb(m, stream_rewind), 0);
+        greet(&g, EHLO_PIPE);
+        free(drain(&g));
+        feed(&g, "250 ok\r\n250 ok\r\n452 4.5.3 too many\r\n354 go\r\n");
+        expect_out(&g, "streamed\r\n.\r\n");
+        feed(&g, "250 2.0.0 first\r\n");
+        esmtp_recipient *b = esmtp_message_recipient(m, 1);
+        if (!rewindable) {
+            /* no second reading possible: b keeps its 452 */
+            expect_out(&g, "QUIT\r\n");
+            ck_assert_int_eq(esmtp_recipient_status(b), ESMTP_STATUS_TEMPFAIL);
+            ck_assert_int_eq(esmtp_recipient_code(b), 452);
+        } else {
+            expect_out(&g, "MAIL FROM:<s@x.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n");
+            feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n");
+            expect_out(&g, "streamed\r\n.\r\n");
+            feed(&g, "250 2.0.0 second\r\n");
+            ck_assert_int_eq(st.rewinds, 1);
+            ck_assert_int_eq(esmtp_recipient_status(b), ESMTP_STATUS_OK);
+            ck_assert_str_eq(esmtp_recipient_text(b), "second");
+        }
+        ck_assert_int_eq(esmtp_recipient_status(esmtp_message_recipient(m, 0)), ESMTP_STATUS_OK);
+        rig_free(&g);
+    }
+}
+END_TEST
+
 static Suite *protocol_suite(void)
 {
     Suite *s = suite_create("protocol");
@@ -1147,6 +1216,7 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, too_many_recipients_get_a_follow_up_transaction);
     tcase_add_test(tc, binary_bodies_need_binarymime);
     tcase_add_test(tc, random_servers_leave_nothing_undecided);
+    tcase_add_test(tc, streamed_body_rewound_for_a_follow_up);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -394,6 +394,22 @@ ESMTP_EXTERN int esmtp_message_set_body_cb(esmtp_message *message, esmtp_read_cb
                                            void *user_data);
 
 /**
+ * Rewind callback for a streamed body: start the body over from its first
+ * byte and return 0, or return non-zero when that is impossible. It gets
+ * the read callback's user_data.
+ */
+typedef int (*esmtp_rewind_cb)(esmtp_message *message, void *user_data);
+
+/**
+ * Lets esmtp send a streamed body more than once, which it needs to give
+ * recipients that a server put off (452, too many recipients) a follow-up
+ * transaction, and to retry a refused MAIL without its optional parameters
+ * once the body has started to go out as BDAT. Without it those recipients
+ * keep their 452. Bodies in memory and from the MIME builder need none.
+ */
+ESMTP_EXTERN int esmtp_message_set_body_rewind_cb(esmtp_message *message, esmtp_rewind_cb cb);
+
+/**
  * Declares the size of a streamed body in bytes (with CRLF line ends), so
  * that SIZE= can be sent. Bodies set from memory are measured instead and
  * ignore this. May be called before or after esmtp_message_set_body_cb().

@@ -10,6 +10,7 @@
 
 #include <esmtp/esmtp.h>
 
+#include "engine_drain.h"
 #include "internal.h"
 #include "mime_priv.h"
 
@@ -1002,18 +1003,7 @@ typedef struct srv {
 
 static char *srv_out(srv *g)
 {
-    ebuf all = {0};
-    ebuf_append(&all, "", 0);
-    for (;;) {
-        const char *p;
-        size_t n;
-        ck_assert_int_eq(engine_output(g->e, &p, &n), 0);
-        if (n == 0)
-            break;
-        ebuf_append(&all, p, n);
-        engine_sent(g->e, n);
-    }
-    return all.data;
+    return engine_drain(g->e);
 }
 
 /* A session whose server offers the given EHLO keywords, with one message

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine_drain.h"
 #include "internal.h"
 
 typedef struct rig {
@@ -69,21 +70,9 @@ static esmtp_message *add(rig *g, const char *from, const char *const *to, const
     return m;
 }
 
-/* Takes everything the engine wants to send now, as one string. */
 static char *drain(rig *g)
 {
-    ebuf all = {0};
-    ebuf_append(&all, "", 0);
-    for (;;) {
-        const char *p;
-        size_t n;
-        ck_assert_int_eq(engine_output(g->e, &p, &n), 0);
-        if (n == 0)
-            break;
-        ebuf_append(&all, p, n);
-        engine_sent(g->e, n);
-    }
-    return all.data;
+    return engine_drain(g->e);
 }
 
 static void expect_out(rig *g, const char *want)

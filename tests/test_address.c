@@ -8,6 +8,7 @@
 
 #include "address.h"
 #include "buf.h"
+#include "run_suite.h"
 
 /* Converts domain and checks the result: want is the expected output, or
  * NULL when ESMTP_EINVAL (with a reason, and out left alone) is expected. */
@@ -394,9 +395,5 @@ static Suite *address_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(address_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(address_suite());
 }

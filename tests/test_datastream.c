@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "datastream.h"
+#include "run_suite.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -793,9 +794,5 @@ static Suite *datastream_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(datastream_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(datastream_suite());
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "itest.h"
+#include "run_suite.h"
 
 #define FROM "sender@example.org"
 
@@ -380,9 +381,5 @@ static Suite *extensions_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(extensions_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(extensions_suite());
 }

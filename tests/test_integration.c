@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "run_suite.h"
 
 #define FROM "sender@example.org"
 
@@ -451,9 +452,5 @@ static Suite *integration_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(integration_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(integration_suite());
 }

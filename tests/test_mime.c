@@ -13,6 +13,7 @@
 #include "engine_drain.h"
 #include "internal.h"
 #include "mime_priv.h"
+#include "run_suite.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -1201,9 +1202,5 @@ static Suite *mime_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(mime_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(mime_suite());
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "itest.h"
+#include "run_suite.h"
 
 static unsigned char binary[3000];
 
@@ -134,9 +135,5 @@ static Suite *mime_send_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(mime_send_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(mime_send_suite());
 }

@@ -7,6 +7,7 @@
 
 #include "engine_drain.h"
 #include "internal.h"
+#include "run_suite.h"
 
 typedef struct rig {
     esmtp_session *s;
@@ -1212,9 +1213,5 @@ static Suite *protocol_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(protocol_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(protocol_suite());
 }

@@ -7,6 +7,7 @@
 #include <esmtp/esmtp.h>
 
 #include "reply.h"
+#include "run_suite.h"
 
 /* Feeds all of s in one call and expects exactly one complete reply. */
 static void feed_one(reply_parser *p, const char *s)
@@ -770,9 +771,5 @@ static Suite *reply_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(reply_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(reply_suite());
 }

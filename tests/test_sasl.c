@@ -8,6 +8,7 @@
 #include <esmtp/esmtp.h>
 
 #include "sasl.h"
+#include "run_suite.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -924,9 +925,5 @@ static Suite *sasl_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(sasl_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(sasl_suite());
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "run_suite.h"
 
 #define FROM "sender@example.org"
 
@@ -446,9 +447,5 @@ static Suite *tls_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(tls_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(tls_suite());
 }

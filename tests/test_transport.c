@@ -15,6 +15,7 @@
 #include <esmtp/esmtp.h>
 
 #include "transport.h"
+#include "run_suite.h"
 
 /* A listening socket on 127.0.0.1; its port goes to *port. */
 static int listener(unsigned int *port)
@@ -141,9 +142,5 @@ static Suite *transport_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(transport_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(transport_suite());
 }

@@ -6,6 +6,8 @@
 
 #include <esmtp/esmtp.h>
 
+#include "alloc.h"
+
 int ebuf_reserve(ebuf *b, size_t n)
 {
     if (n >= (size_t)-1 - b->len)
@@ -16,7 +18,7 @@ int ebuf_reserve(ebuf *b, size_t n)
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap = cap > (size_t)-1 / 2 ? need : cap * 2;
-    char *p = realloc(b->data, cap);
+    char *p = mem_realloc(b->data, cap);
     if (!p)
         return ESMTP_ENOMEM;
     b->data = p;

@@ -7,6 +7,8 @@
 
 #include <esmtp/esmtp.h>
 
+#include "alloc.h"
+
 void ds_init_mem(datastream *d, const void *data, size_t len, int policy)
 {
     memset(d, 0, sizeof *d);
@@ -43,7 +45,7 @@ static int ds_fill(datastream *d, const unsigned char **p, const unsigned char *
         return 0;
     }
     if (d->chunk_pos == d->chunk_len && !d->src_eof) {
-        if (!d->chunk && !(d->chunk = malloc(DS_CHUNK)))
+        if (!d->chunk && !(d->chunk = mem_malloc(DS_CHUNK)))
             return ESMTP_ENOMEM;
         long n = d->fn(d->fn_ctx, d->chunk, DS_CHUNK);
         if (n < 0 || n > DS_CHUNK) /* more than asked would overrun chunk */

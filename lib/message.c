@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "datastream.h"
 #include "internal.h"
 
@@ -16,7 +17,7 @@ int outcome_set(outcome *o, esmtp_status status, int code, const char *enhanced,
         n = 0;
     memcpy(o->enhanced, enhanced, n);
     o->enhanced[n] = '\0';
-    char *copy = strdup(text);
+    char *copy = mem_strdup(text);
     free(o->text);
     o->text = copy;
     return copy ? 0 : ESMTP_ENOMEM;
@@ -76,13 +77,13 @@ int esmtp_session_add_message(esmtp_session *s, esmtp_message **out)
         return ESMTP_ESTATE;
     if (s->nmsgs == s->msgs_cap) {
         size_t cap = s->msgs_cap ? s->msgs_cap * 2 : 8;
-        esmtp_message **p = realloc(s->msgs, cap * sizeof *p);
+        esmtp_message **p = mem_realloc(s->msgs, cap * sizeof *p);
         if (!p)
             return ESMTP_ENOMEM;
         s->msgs = p;
         s->msgs_cap = cap;
     }
-    esmtp_message *m = calloc(1, sizeof *m);
+    esmtp_message *m = mem_calloc(1, sizeof *m);
     if (!m)
         return ESMTP_ENOMEM;
     m->session = s;
@@ -122,7 +123,7 @@ int esmtp_message_set_reverse_path(esmtp_message *m, const char *mailbox)
         return ESMTP_EINVAL;
     if (!editable(m))
         return ESMTP_ESTATE;
-    char *copy = strdup(mailbox);
+    char *copy = mem_strdup(mailbox);
     if (!copy)
         return ESMTP_ENOMEM;
     free(m->reverse_path);
@@ -138,14 +139,14 @@ int esmtp_message_add_recipient(esmtp_message *m, const char *mailbox, esmtp_rec
         return ESMTP_ESTATE;
     if (m->nrcpts == m->rcpts_cap) {
         size_t cap = m->rcpts_cap ? m->rcpts_cap * 2 : 4;
-        esmtp_recipient **p = realloc(m->rcpts, cap * sizeof *p);
+        esmtp_recipient **p = mem_realloc(m->rcpts, cap * sizeof *p);
         if (!p)
             return ESMTP_ENOMEM;
         m->rcpts = p;
         m->rcpts_cap = cap;
     }
-    esmtp_recipient *r = calloc(1, sizeof *r);
-    if (!r || !(r->mailbox = strdup(mailbox))) {
+    esmtp_recipient *r = mem_calloc(1, sizeof *r);
+    if (!r || !(r->mailbox = mem_strdup(mailbox))) {
         free(r);
         return ESMTP_ENOMEM;
     }
@@ -162,7 +163,7 @@ int esmtp_message_set_body(esmtp_message *m, const void *data, size_t len)
         return ESMTP_EINVAL;
     if (!editable(m))
         return ESMTP_ESTATE;
-    unsigned char *copy = malloc(len ? len : 1);
+    unsigned char *copy = mem_malloc(len ? len : 1);
     if (!copy)
         return ESMTP_ENOMEM;
     if (len)
@@ -284,7 +285,7 @@ const char *esmtp_recipient_text(const esmtp_recipient *r)
 static int replace_string(char **slot, const char *value)
 {
     char *copy = NULL;
-    if (value && !(copy = strdup(value)))
+    if (value && !(copy = mem_strdup(value)))
         return ESMTP_ENOMEM;
     free(*slot);
     *slot = copy;

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "internal.h"
 #include "mime_priv.h"
 
@@ -26,7 +27,7 @@ uint64_t mime_random(esmtp_mime *mime)
 static int set_str(char **dst, const char *src)
 {
     char *copy = NULL;
-    if (src && !(copy = strdup(src)))
+    if (src && !(copy = mem_strdup(src)))
         return ESMTP_ENOMEM;
     free(*dst);
     *dst = copy;
@@ -37,13 +38,13 @@ int hdr_list_add(hdr_list *l, const char *name, const char *value)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 4;
-        hdr_field *v = realloc(l->v, cap * sizeof *v);
+        hdr_field *v = mem_realloc(l->v, cap * sizeof *v);
         if (!v)
             return ESMTP_ENOMEM;
         l->v = v;
         l->cap = cap;
     }
-    hdr_field f = {strdup(name), strdup(value)};
+    hdr_field f = {mem_strdup(name), mem_strdup(value)};
     if (!f.name || !f.value) {
         free(f.name);
         free(f.value);
@@ -80,13 +81,13 @@ int mime_new_part(esmtp_mime *mime, enum part_role role, esmtp_mime_part **out)
 {
     if (mime->nparts == mime->parts_cap) {
         size_t cap = mime->parts_cap ? mime->parts_cap * 2 : 8;
-        esmtp_mime_part **v = realloc(mime->parts, cap * sizeof *v);
+        esmtp_mime_part **v = mem_realloc(mime->parts, cap * sizeof *v);
         if (!v)
             return ESMTP_ENOMEM;
         mime->parts = v;
         mime->parts_cap = cap;
     }
-    esmtp_mime_part *p = calloc(1, sizeof *p);
+    esmtp_mime_part *p = mem_calloc(1, sizeof *p);
     if (!p)
         return ESMTP_ENOMEM;
     p->mime = mime;
@@ -186,7 +187,7 @@ int esmtp_mime_new(esmtp_mime **out)
 {
     if (!out)
         return ESMTP_EINVAL;
-    esmtp_mime *mime = calloc(1, sizeof *mime);
+    esmtp_mime *mime = mem_calloc(1, sizeof *mime);
     if (!mime)
         return ESMTP_ENOMEM;
     uint64_t seed = 0;
@@ -278,7 +279,7 @@ int esmtp_mime_set_message_id(esmtp_mime *mime, const char *id)
     }
     if (!id_valid(id, n))
         return ESMTP_EINVAL;
-    char *copy = strndup(id, n);
+    char *copy = mem_strndup(id, n);
     if (!copy)
         return ESMTP_ENOMEM;
     free(mime->msgid);
@@ -484,7 +485,7 @@ int esmtp_mime_part_add_subpart(esmtp_mime_part *part, esmtp_mime_part **out)
         return ESMTP_ESTATE;
     if (part->nkids == part->kids_cap) {
         size_t cap = part->kids_cap ? part->kids_cap * 2 : 4;
-        esmtp_mime_part **v = realloc(part->kids, cap * sizeof *v);
+        esmtp_mime_part **v = mem_realloc(part->kids, cap * sizeof *v);
         if (!v)
             return ESMTP_ENOMEM;
         part->kids = v;
@@ -503,7 +504,7 @@ int esmtp_mime_part_set_data(esmtp_mime_part *part, const void *data, size_t len
 {
     if (!part || (!data && len))
         return ESMTP_EINVAL;
-    unsigned char *copy = malloc(len ? len : 1);
+    unsigned char *copy = mem_malloc(len ? len : 1);
     if (!copy)
         return ESMTP_ENOMEM;
     int rc = leaf_editable(part);
@@ -523,7 +524,7 @@ int esmtp_mime_part_set_file(esmtp_mime_part *part, const char *path)
 {
     if (!part || !path || !*path)
         return ESMTP_EINVAL;
-    char *copy = strdup(path);
+    char *copy = mem_strdup(path);
     if (!copy)
         return ESMTP_ENOMEM;
     int rc = leaf_editable(part);

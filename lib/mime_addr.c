@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alloc.h"
 #include "address.h"
 #include "mime_priv.h"
 
@@ -13,7 +14,7 @@
 
 static char *dup_n(const char *s, size_t n)
 {
-    char *d = malloc(n + 1);
+    char *d = mem_malloc(n + 1);
     if (d) {
         memcpy(d, s, n);
         d[n] = '\0';
@@ -92,7 +93,7 @@ int addr_list_add(addr_list *l, int kind, const char *name, size_t name_len,
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 4;
-        mime_addr *v = realloc(l->v, cap * sizeof *v);
+        mime_addr *v = mem_realloc(l->v, cap * sizeof *v);
         if (!v)
             return ESMTP_ENOMEM;
         l->v = v;
@@ -369,7 +370,7 @@ void hw_addresses(hdrw *w, const addr_list *l)
             /* as given for SMTPUTF8 (RFC 6532), else with A-labels */
             const char *spec = w->utf8_addrs || !a->ascii ? a->addr : a->ascii;
             size_t n = strlen(spec);
-            char *tok = malloc(n + 3);
+            char *tok = mem_malloc(n + 3);
             if (!tok) {
                 w->err = ESMTP_ENOMEM;
                 return;

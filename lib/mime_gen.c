@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "mime_priv.h"
 
 /* The encoded output of one raw chunk, in the worst case (quoted-printable). */
@@ -292,7 +293,7 @@ static int push_kid(esmtp_mime_part *parent, esmtp_mime_part *kid)
 {
     if (parent->nkids == parent->kids_cap) {
         size_t cap = parent->kids_cap ? parent->kids_cap * 2 : 4;
-        esmtp_mime_part **v = realloc(parent->kids, cap * sizeof *v);
+        esmtp_mime_part **v = mem_realloc(parent->kids, cap * sizeof *v);
         if (!v)
             return ESMTP_ENOMEM;
         parent->kids = v;
@@ -309,7 +310,7 @@ static int auto_node(esmtp_mime *mime, esmtp_mime_part **slot, const char *type)
         int rc = mime_new_part(mime, ROLE_PLAIN, slot);
         if (rc)
             return rc;
-        if (!((*slot)->type = strdup(type)))
+        if (!((*slot)->type = mem_strdup(type)))
             return ESMTP_ENOMEM;
         (*slot)->src = SRC_MULTI;
     }
@@ -358,7 +359,7 @@ static int assemble(esmtp_mime *mime, esmtp_mime_part **root)
     if (!main) { /* nothing at all: an empty text body */
         if ((rc = mime_new_part(mime, ROLE_PLAIN, &mime->text)) != 0)
             return rc;
-        if (!(mime->text->type = strdup("text/plain")))
+        if (!(mime->text->type = mem_strdup("text/plain")))
             return ESMTP_ENOMEM;
         mime->text->src = SRC_MEM;
         main = mime->text;
@@ -378,7 +379,7 @@ static int lit_commit(esmtp_mime *mime, size_t off)
     }
     if (mime->nprog == mime->prog_cap) {
         size_t cap = mime->prog_cap ? mime->prog_cap * 2 : 16;
-        gen_item *v = realloc(mime->prog, cap * sizeof *v);
+        gen_item *v = mem_realloc(mime->prog, cap * sizeof *v);
         if (!v)
             return ESMTP_ENOMEM;
         mime->prog = v;
@@ -398,7 +399,7 @@ static int leaf_add(esmtp_mime *mime, esmtp_mime_part *p)
 {
     if (mime->nprog == mime->prog_cap) {
         size_t cap = mime->prog_cap ? mime->prog_cap * 2 : 16;
-        gen_item *v = realloc(mime->prog, cap * sizeof *v);
+        gen_item *v = mem_realloc(mime->prog, cap * sizeof *v);
         if (!v)
             return ESMTP_ENOMEM;
         mime->prog = v;
@@ -658,7 +659,7 @@ static int make_ids(esmtp_mime *mime)
         /* the domain in A-labels: a Message-ID is ASCII in every mode */
         snprintf(buf, sizeof buf, "%016" PRIx64 ".%016" PRIx64 "@%s", x, y,
                  addr_domain(a->ascii ? a->ascii : a->addr));
-        if (!(mime->msgid = strdup(buf)))
+        if (!(mime->msgid = mem_strdup(buf)))
             return ESMTP_ENOMEM;
     }
     return 0;
@@ -671,11 +672,11 @@ int mime_prepare(esmtp_mime *mime, int allow_8bit, int smtputf8)
     ebuf_clear(&mime->lit);
     mime->nprog = 0;
     gen_state *g = &mime->gen;
-    if (!g->raw && !(g->raw = malloc(GEN_RAW)))
+    if (!g->raw && !(g->raw = mem_malloc(GEN_RAW)))
         return ESMTP_ENOMEM;
-    if (!g->norm && !(g->norm = malloc(2 * GEN_RAW)))
+    if (!g->norm && !(g->norm = mem_malloc(2 * GEN_RAW)))
         return ESMTP_ENOMEM;
-    if (!g->obuf && !(g->obuf = malloc(GEN_OBUF)))
+    if (!g->obuf && !(g->obuf = mem_malloc(GEN_OBUF)))
         return ESMTP_ENOMEM;
     int rc = check_addresses(mime);
     if (rc || (rc = make_ids(mime)) != 0)

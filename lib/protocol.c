@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "alloc.h"
 #include "address.h"
 #include "internal.h"
 #include "sasl.h"
@@ -93,7 +94,7 @@ static int expect(engine *e, cmd_kind kind, esmtp_message *m, size_t rcpt)
         e->qhead = e->qlen = 0;
     if (e->qlen == e->qcap) {
         size_t cap = e->qcap ? e->qcap * 2 : 16;
-        pending_reply *q = realloc(e->queue, cap * sizeof *q);
+        pending_reply *q = mem_realloc(e->queue, cap * sizeof *q);
         if (!q)
             return ESMTP_ENOMEM;
         e->queue = q;
@@ -602,7 +603,7 @@ static void parse_extensions(engine *e, const reply *r)
     const char *p = ebuf_str(&r->text);
     const char *nl = strchr(p, '\n'); /* the first line is the server's name */
     size_t lines = r->lines > 1 ? r->lines - 1 : 0;
-    e->ext = calloc(lines ? lines : 1, sizeof *e->ext);
+    e->ext = mem_calloc(lines ? lines : 1, sizeof *e->ext);
     if (!e->ext)
         return; /* without memory the server simply looks extension-less */
     while (nl) {
@@ -618,8 +619,8 @@ static void parse_extensions(engine *e, const reply *r)
         while (ps < len && line[ps] == ' ')
             ps++;
         extension *x = &e->ext[e->ext_count];
-        x->keyword = strndup(line, kw);
-        x->params = strndup(line + ps, len - ps);
+        x->keyword = mem_strndup(line, kw);
+        x->params = mem_strndup(line + ps, len - ps);
         if (!x->keyword || !x->params) {
             free(x->keyword);
             free(x->params);
@@ -1160,7 +1161,7 @@ static int fill_bdat(engine *e)
     esmtp_message *m = e->body_msg;
     if (is_final(m) || m->txn.restart)
         return stop_bdat(e, m);
-    if (!e->bdat_buf && !(e->bdat_buf = malloc(BODY_CHUNK)))
+    if (!e->bdat_buf && !(e->bdat_buf = mem_malloc(BODY_CHUNK)))
         return ESMTP_ENOMEM;
     size_t got = 0, n;
     int rc = 0;

@@ -13,6 +13,8 @@
 
 #include <esmtp/esmtp.h>
 
+#include "alloc.h"
+
 /* ------------------------------------------------------------ mechanisms */
 
 typedef enum mech_id {
@@ -125,7 +127,7 @@ static int sec_reserve(ebuf *b, size_t n)
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *p = malloc(cap);
+    char *p = mem_malloc(cap);
     if (!p)
         return ESMTP_ENOMEM;
     if (b->data) {
@@ -156,7 +158,7 @@ static char *sec_strdup(const char *s, int *rc)
     if (!s)
         return NULL;
     size_t n = strlen(s) + 1;
-    char *p = malloc(n);
+    char *p = mem_malloc(n);
     if (!p)
         *rc = ESMTP_ENOMEM;
     else
@@ -349,7 +351,7 @@ int sasl_client_new(sasl_client **out, const char *mech_name, const sasl_creds *
         creds = &none;
     if (!m || !creds_fit(m, creds))
         return ESMTP_EINVAL;
-    sasl_client *c = calloc(1, sizeof *c);
+    sasl_client *c = mem_calloc(1, sizeof *c);
     if (!c)
         return ESMTP_ENOMEM;
     c->m = m;
@@ -364,7 +366,7 @@ int sasl_client_new(sasl_client **out, const char *mech_name, const sasl_creds *
         c->port = creds->port;
     }
     if (m->flags & F_CB) {
-        c->cb = malloc(creds->cb_len);
+        c->cb = mem_malloc(creds->cb_len);
         if (c->cb) {
             memcpy(c->cb, creds->cb_data, creds->cb_len);
             c->cb_len = creds->cb_len;
@@ -416,7 +418,7 @@ static void keep_server_error(sasl_client *c, const char *s, size_t n)
 {
     if (n > 1024)
         n = 1024;
-    char *p = malloc(n + 1);
+    char *p = mem_malloc(n + 1);
     if (!p)
         return; /* only a diagnostic */
     for (size_t i = 0; i < n; i++) {

@@ -13,6 +13,7 @@
 
 #include <openssl/crypto.h>
 
+#include "alloc.h"
 #include "address.h"
 #include "internal.h"
 #include "sasl.h"
@@ -47,7 +48,7 @@ int esmtp_session_new(esmtp_session **out)
 {
     if (!out)
         return ESMTP_EINVAL;
-    esmtp_session *s = calloc(1, sizeof *s);
+    esmtp_session *s = mem_calloc(1, sizeof *s);
     if (!s)
         return ESMTP_ENOMEM;
     s->port = 25;
@@ -104,7 +105,7 @@ static int idle(const esmtp_session *s)
 /* Replaces *slot with a copy of value. */
 static int set_string(char **slot, const char *value)
 {
-    char *copy = strdup(value);
+    char *copy = mem_strdup(value);
     if (!copy)
         return ESMTP_ENOMEM;
     free(*slot);
@@ -180,7 +181,7 @@ static int set_tls_string(const esmtp_session *s, const char **slot, const char 
     if (!idle(s))
         return ESMTP_ESTATE;
     char *copy = NULL;
-    if (value && !(copy = strdup(value)))
+    if (value && !(copy = mem_strdup(value)))
         return ESMTP_ENOMEM;
     free((char *)*slot);
     *slot = copy;
@@ -243,7 +244,7 @@ int esmtp_session_set_auth(esmtp_session *s, const char *user, const char *passw
         return ESMTP_EINVAL;
     if (!idle(s))
         return ESMTP_ESTATE;
-    char *u = strdup(user), *p = password ? strdup(password) : NULL;
+    char *u = mem_strdup(user), *p = password ? mem_strdup(password) : NULL;
     if (!u || (password && !p)) {
         free(u);
         wipe_free(p);
@@ -263,7 +264,7 @@ int esmtp_session_set_auth_mechanisms(esmtp_session *s, const char *list)
     if (!idle(s))
         return ESMTP_ESTATE;
     char *copy = NULL;
-    if (list && !(copy = strdup(list)))
+    if (list && !(copy = mem_strdup(list)))
         return ESMTP_ENOMEM;
     free(s->auth_mechs);
     s->auth_mechs = copy;
@@ -403,7 +404,7 @@ static void keep_resume(esmtp_session *s)
     tls_resume *r = established(s) && !s->eng.error ? tls_get_resume(s->tls) : NULL;
     if (!r)
         return;
-    char *host = strdup(s->host);
+    char *host = mem_strdup(s->host);
     if (!host) {
         tls_resume_free(r);
         return;

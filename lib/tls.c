@@ -13,6 +13,8 @@
 
 #include <esmtp/esmtp.h>
 
+#include "alloc.h"
+
 struct tls_conn {
     SSL_CTX *ctx;
     SSL *ssl;
@@ -75,7 +77,7 @@ static void openssl_reason(char *err, size_t errlen, const char *what, const cha
 int tls_new(tls_conn **out, const tls_config *cfg, const char *host, tls_resume *resume,
             char *err, size_t errlen)
 {
-    tls_conn *t = calloc(1, sizeof *t);
+    tls_conn *t = mem_calloc(1, sizeof *t);
     if (!t)
         return ESMTP_ENOMEM;
     ERR_clear_error();
@@ -108,7 +110,7 @@ int tls_new(tls_conn **out, const tls_config *cfg, const char *host, tls_resume 
     }
     SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(t->ctx, new_session_cb);
-    if (cfg->pin && !(t->pin = strdup(cfg->pin)))
+    if (cfg->pin && !(t->pin = mem_strdup(cfg->pin)))
         goto fail;
 
     t->ssl = SSL_new(t->ctx);
@@ -181,7 +183,7 @@ static int pin_matches(tls_conn *t)
     int len = key ? i2d_PUBKEY(key, NULL) : -1;
     if (len <= 0)
         return 0;
-    unsigned char *der = malloc((size_t)len), *p = der;
+    unsigned char *der = mem_malloc((size_t)len), *p = der;
     unsigned char digest[32];
     unsigned char b64[48];
     unsigned int dlen = 0;

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#include "alloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Per thread, so that a test failing allocations disturbs no other thread. */
+static _Thread_local uint64_t count, fail_at;
+
+/* Whether the allocation about to be made is the one a test wants to fail. */
+static int should_fail(void)
+{
+    return ++count == fail_at;
+}
+
+void mem_fail_at(uint64_t n)
+{
+    count = 0;
+    fail_at = n;
+}
+
+uint64_t mem_allocations(void)
+{
+    return count;
+}
+
+void *mem_malloc(size_t n)
+{
+    return should_fail() ? NULL : malloc(n);
+}
+
+void *mem_calloc(size_t count_, size_t size)
+{
+    return should_fail() ? NULL : calloc(count_, size);
+}
+
+void *mem_realloc(void *p, size_t n)
+{
+    return should_fail() ? NULL : realloc(p, n);
+}
+
+char *mem_strdup(const char *s)
+{
+    return should_fail() ? NULL : strdup(s);
+}
+
+char *mem_strndup(const char *s, size_t n)
+{
+    return should_fail() ? NULL : strndup(s, n);
+}

@@ -1,0 +1,23 @@
+/* The library's allocator: every allocation in lib/ goes through here, so
+ * that a test can make any one of them fail and check that the failure is
+ * reported and unwound. SPDX-License-Identifier: MIT */
+#ifndef ESMTP_ALLOC_H
+#define ESMTP_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *mem_malloc(size_t n);
+void *mem_calloc(size_t count, size_t size);
+void *mem_realloc(void *p, size_t n);
+char *mem_strdup(const char *s);
+char *mem_strndup(const char *s, size_t n);
+
+/* For tests only. The nth allocation made by this thread from now on fails
+ * (n = 1 is the next one; 0: none fails), and the count of this thread's
+ * allocations starts again from zero. */
+void mem_fail_at(uint64_t n);
+/* The allocations this thread made since the last mem_fail_at(). */
+uint64_t mem_allocations(void);
+
+#endif

@@ -25,8 +25,6 @@ typedef struct outcome {
 int outcome_set(outcome *o, esmtp_status status, int code, const char *enhanced,
                 const char *text);
 void outcome_free(outcome *o);
-/* The status a reply code stands for: 2xx OK, 4xx TEMPFAIL, else PERMFAIL. */
-esmtp_status status_from_code(int code);
 
 struct esmtp_recipient {
     esmtp_message *message;

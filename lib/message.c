@@ -29,18 +29,6 @@ void outcome_free(outcome *o)
     o->text = NULL;
 }
 
-esmtp_status status_from_code(int code)
-{
-    switch (code / 100) {
-    case 2:
-        return ESMTP_STATUS_OK;
-    case 4:
-        return ESMTP_STATUS_TEMPFAIL;
-    default:
-        return ESMTP_STATUS_PERMFAIL;
-    }
-}
-
 /* An address goes between angle brackets on a command line, so anything
  * that could end or extend the command is refused: control characters
  * (CR/LF injection), angle brackets, and spaces outside a quoted local

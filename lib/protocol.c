@@ -100,7 +100,7 @@ static int expect(engine *e, cmd_kind kind, esmtp_message *m, size_t rcpt)
         e->queue = q;
         e->qcap = cap;
     }
-    e->queue[e->qlen++] = (pending_reply){kind, m, rcpt};
+    e->queue[e->qlen++] = (pending_reply){kind, m, rcpt, e->queued};
     return 0;
 }
 
@@ -271,20 +271,48 @@ static int decide_message(engine *e, esmtp_message *m, esmtp_status st, int code
     return rc ? rc : rc2 ? rc2 : cb;
 }
 
-static int decide_by_reply(engine *e, esmtp_message *m, const reply *r)
+/* Whether a reply refuses: 4xx for now, 5xx for good. */
+static int is_refusal(const reply *r)
 {
-    return decide_message(e, m, status_from_code(r->code), r->code, r->enhanced,
-                          ebuf_str(&r->text));
+    return r->code / 100 == 4 || r->code / 100 == 5;
 }
 
-/* The reply that ends a transaction arrived. Recipients the server put off
- * with 452 get a transaction of their own (RFC 5321 section 4.5.3.1.10)
- * when this one succeeded and the body can be produced again. */
+/* The fate a reply gives when it is not the success of the message's own
+ * end of data: a refusal decides by its class; anything else (a 2xx or 3xx
+ * where no success can be) is a protocol error that delivered nothing. */
+static esmtp_status refused_status(const reply *r)
+{
+    return r->code / 100 == 5 ? ESMTP_STATUS_PERMFAIL : ESMTP_STATUS_TEMPFAIL;
+}
+
+/* Decides a message by a reply that did not accept it. */
+static int decide_refused(engine *e, esmtp_message *m, const reply *r)
+{
+    if (is_refusal(r))
+        return decide_message(e, m, refused_status(r), r->code, r->enhanced,
+                              ebuf_str(&r->text));
+    ebuf why = {0};
+    int rc = ebuf_append_str(&why, "unexpected reply from the server: ");
+    if (rc == 0)
+        rc = ebuf_append_str(&why, ebuf_str(&r->text));
+    int rc2 = decide_message(e, m, ESMTP_STATUS_TEMPFAIL, r->code, r->enhanced,
+                             rc ? "unexpected reply from the server" : ebuf_str(&why));
+    ebuf_free(&why);
+    return rc ? rc : rc2;
+}
+
+/* The reply to the message's own end of data (the dot, or BDAT LAST)
+ * arrived: the only reply that can make a message and its recipients OK.
+ * Recipients the server put off with 452 get a transaction of their own
+ * (RFC 5321 section 4.5.3.1.10) when this one succeeded and the body can
+ * be produced again. */
 static int transaction_done(engine *e, esmtp_message *m, const reply *r)
 {
-    int again = r->code / 100 == 2 && m->txn.deferred && m->txn.accepted && body_repeatable(m);
-    if (!again)
-        return decide_by_reply(e, m, r);
+    if (r->code / 100 != 2)
+        return decide_refused(e, m, r);
+    if (!(m->txn.deferred && m->txn.accepted && body_repeatable(m)))
+        return decide_message(e, m, ESMTP_STATUS_OK, r->code, r->enhanced,
+                              ebuf_str(&r->text));
     int rc = settle_recipients(m, ESMTP_STATUS_OK, r->code, r->enhanced, ebuf_str(&r->text));
     for (size_t i = 0; i < m->nrcpts; i++)
         m->rcpts[i]->deferred = 0;
@@ -479,7 +507,7 @@ static int on_bdat(engine *e, esmtp_message *m, int last, const reply *r)
     m->txn.bdat_out--;
     if (!is_final(m) && !m->txn.restart && !m->followup) {
         if (r->code / 100 != 2)
-            rc = decide_by_reply(e, m, r); /* the first failed chunk decides */
+            rc = decide_refused(e, m, r); /* the first failed chunk decides */
         else if (last)
             rc = transaction_done(e, m, r);
     }
@@ -769,6 +797,10 @@ static int on_auth(engine *e, const reply *r)
                  sasl_client_error(e->sasl) ? sasl_client_error(e->sasl) : "bad challenge");
         return stop_with_quit(e, ESMTP_EAUTH, NULL, why);
     }
+    if (r->code / 100 == 2 && r->code != 235)
+        return stop_with_quit(e, ESMTP_EPROTO, r,
+                              "the server answered AUTH with a success code other than 235 "
+                              "(RFC 4954)");
     if (r->code != 235) {
         const char *detail = sasl_client_server_error(e->sasl);
         snprintf(why, sizeof why, "authentication with %s failed%s%s",
@@ -834,6 +866,9 @@ static int on_starttls(engine *e, const reply *r)
         e->starttls_go = 1; /* the session now runs the handshake */
         return 0;
     }
+    if (r->code / 100 == 2) /* neither go-ahead nor refusal: in clear or in TLS? */
+        return stop_with_quit(e, ESMTP_EPROTO, r,
+                              "the server answered STARTTLS with a success code other than 220");
     if (e->starttls == STARTTLS_REQUIRED)
         return stop_with_quit(e, ESMTP_ENOTLS, r, "the server refused STARTTLS");
     return after_tls(e);
@@ -868,7 +903,7 @@ static int on_mail(engine *e, esmtp_message *m, const reply *r)
         m->txn.restart = 1; /* once the envelope's other replies are in */
         return 0;
     }
-    int rc = decide_by_reply(e, m, r);
+    int rc = decide_refused(e, m, r);
     if (rc == 0 && !e->pipelining) {
         end_transaction(e, m);
         rc = advance(e);
@@ -895,7 +930,7 @@ static int on_rcpt(engine *e, esmtp_message *m, size_t i, const reply *r)
         rc = outcome_set(&rc_->result, ESMTP_STATUS_PENDING, r->code, r->enhanced,
                          ebuf_str(&r->text));
     } else {
-        rc = outcome_set(&rc_->result, status_from_code(r->code), r->code, r->enhanced,
+        rc = outcome_set(&rc_->result, refused_status(r), r->code, r->enhanced,
                          ebuf_str(&r->text));
     }
     if (rc == 0)
@@ -936,7 +971,7 @@ static int on_data(engine *e, esmtp_message *m, const reply *r)
     }
     if (r->code / 100 == 2)
         return fail(e, ESMTP_EPROTO, r, "the server answered DATA with a success code");
-    int rc = is_final(m) ? 0 : decide_by_reply(e, m, r);
+    int rc = is_final(m) ? 0 : decide_refused(e, m, r);
     if (rc == 0) {
         end_transaction(e, m);
         rc = advance(e);
@@ -956,11 +991,30 @@ static int on_dot(engine *e, esmtp_message *m, const reply *r)
     return rc ? rc : advance(e);
 }
 
+/* Whether the server may be answering now: the oldest command awaiting a
+ * reply has been sent whole. */
+static int reply_due(const engine *e)
+{
+    return e->qhead < e->qlen && e->sent >= e->queue[e->qhead].sent_by;
+}
+
+/* A reply that began while none was due answers nothing: taking it for the
+ * next command's reply would put every later reply off by one. Only a 421
+ * may come at any time (RFC 5321 section 3.8). This sees an extra reply
+ * only when it arrives before the next command is sent (in the same read
+ * as a reply, or while the client is idle); once the command is out, the
+ * two cannot be told apart. That is enough: a server sends such a line
+ * right after a reply or when idle, not in the moment a command crosses. */
+static int on_unsolicited(engine *e, const reply *r)
+{
+    if (r->code == 421)
+        return fail(e, ESMTP_ESERVICE, r, "the server is closing the session");
+    return fail(e, ESMTP_EPROTO, r, "the server sent a reply nobody asked for");
+}
+
 /* Dispatches one complete reply to what awaited it. */
 static int on_reply(engine *e, const reply *r)
 {
-    if (e->qhead == e->qlen)
-        return fail(e, ESMTP_EPROTO, r, "the server sent a reply nobody asked for");
     pending_reply p = e->queue[e->qhead++];
     if (p.kind == CMD_QUIT) {
         e->done = 1;
@@ -1012,8 +1066,8 @@ int engine_connected(engine *e)
 /* ------------------------------------------------------------ the end */
 
 /* Ends the session early: every message not yet decided gets its fate.
- * When the server ended the session with a reply (421, or a refusal),
- * that reply decides; otherwise a message whose dot reached the socket
+ * When the server ended the session with a refusal (421, 5xx), that reply
+ * decides; otherwise a message whose dot reached the socket
  * has an unknown outcome and the others were not delivered. */
 static int fail(engine *e, int err, const reply *r, const char *why)
 {
@@ -1030,13 +1084,16 @@ static int fail(engine *e, int err, const reply *r, const char *why)
         else
             session_set_detail(s, "%s", why);
     }
-    int by_reply = r && (err == ESMTP_EREFUSED || err == ESMTP_ESERVICE || err == ESMTP_EAUTH);
+    /* A reply decides only when it refuses: a 2xx that ends the session
+     * (say, to AUTH) is no success of any message. */
+    int by_reply = r && is_refusal(r) &&
+                   (err == ESMTP_EREFUSED || err == ESMTP_ESERVICE || err == ESMTP_EAUTH);
     for (size_t i = 0; i < s->nmsgs; i++) {
         esmtp_message *m = s->msgs[i];
         if (is_final(m))
             continue;
         if (by_reply)
-            decide_by_reply(e, m, r);
+            decide_refused(e, m, r);
         else if (m->txn.dot_queued && !m->txn.dummy_dot && e->sent >= m->txn.dot_end)
             decide_message(e, m, ESMTP_STATUS_UNKNOWN, 0, "",
                            "the message was sent but the session ended before the server "
@@ -1062,6 +1119,8 @@ static int fail_local(engine *e, int rc)
 int engine_recv(engine *e, const char *data, size_t len)
 {
     while (len > 0 && !e->done) {
+        if (!reply_parser_started(&e->parser))
+            e->unsolicited = !reply_due(e);
         size_t used = 0;
         int rc = reply_parser_feed(&e->parser, data, len, &used);
         data += used;
@@ -1079,7 +1138,8 @@ int engine_recv(engine *e, const char *data, size_t len)
             return fail(e, rc == ESMTP_ENOMEM ? rc : ESMTP_EPROTO, NULL, why);
         }
         if (rc == 1) {
-            rc = on_reply(e, &e->parser.reply);
+            rc = e->unsolicited ? on_unsolicited(e, &e->parser.reply)
+                                : on_reply(e, &e->parser.reply);
             if (rc < 0)
                 return fail_local(e, rc);
             /* Anything after the 220 to STARTTLS would be read as if it
@@ -1217,7 +1277,8 @@ int engine_output(engine *e, const char **data, size_t *len)
         if (rc < 0)
             return fail_local(e, rc);
     }
-    *data = e->out.data + e->out_off;
+    /* Nothing was ever queued: no buffer to point into. */
+    *data = e->out.data ? e->out.data + e->out_off : "";
     *len = e->out.len - e->out_off;
     return 0;
 }

@@ -34,6 +34,7 @@ typedef struct pending_reply {
     cmd_kind kind;
     esmtp_message *msg;
     size_t rcpt;                /* the recipient's index, for CMD_RCPT */
+    uint64_t sent_by;           /* the reply can come once this much output was sent */
 } pending_reply;
 
 /* Per-message transaction state (lives in the message). */
@@ -70,6 +71,7 @@ typedef struct engine {
     size_t qhead;
     size_t qlen;
     size_t qcap;
+    int unsolicited;            /* the reply being read began while none was due */
 
     extension *ext;
     size_t ext_count;

@@ -59,4 +59,10 @@ void reply_parser_free(reply_parser *p);
  */
 int reply_parser_feed(reply_parser *p, const char *data, size_t len, size_t *consumed);
 
+/* Whether part of a reply has been read: the next byte fed continues it. */
+static inline int reply_parser_started(const reply_parser *p)
+{
+    return p->in_reply || p->line.len > 0;
+}
+
 #endif

@@ -766,6 +766,155 @@ START_TEST(auth_bad_challenge_is_cancelled)
 }
 END_TEST
 
+/* Issue 9: a 2xx to AUTH ends the session, and delivers nothing. */
+START_TEST(auth_answered_with_2xx_delivers_nothing)
+{
+    static const char *const answers[] = {"250 ok whatever\r\n", "221 bye\r\n",
+                                          "250-first\r\n250 second\r\n"};
+    for (size_t i = 0; i < sizeof answers / sizeof *answers; i++) {
+        rig g;
+        auth_rig(&g, 1);
+        esmtp_message *m = esmtp_session_message(g.s, 0);
+        ck_assert_int_eq(esmtp_message_add_recipient(m, "b@y.test", NULL), 0);
+        greet(&g, "250-mail.test\r\n250-PIPELINING\r\n250 AUTH PLAIN\r\n");
+        expect_out(&g, "AUTH PLAIN AHVzZXIAcGFzcw==\r\n");
+        feed(&g, answers[i]);
+        expect_out(&g, "QUIT\r\n"); /* no MAIL, RCPT or DATA */
+        ck_assert_int_eq(feed(&g, "221 bye\r\n"), ESMTP_EPROTO);
+        ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
+        for (size_t k = 0; k < 2; k++) {
+            esmtp_recipient *r = esmtp_message_recipient(m, k);
+            ck_assert_int_eq(esmtp_recipient_status(r), ESMTP_STATUS_TEMPFAIL);
+            ck_assert_int_ne(esmtp_recipient_code(r), 250);
+        }
+        ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "success code other than 235"));
+        ck_assert_int_eq(g.events[ESMTP_EVENT_AUTHENTICATED], 0);
+        rig_free(&g);
+    }
+}
+END_TEST
+
+/* A 2xx where a refusal or a go-ahead was due never makes anything OK. */
+START_TEST(success_codes_out_of_place_deliver_nothing)
+{
+    /* 250 to STARTTLS: neither TLS nor a refusal */
+    rig g;
+    rig_init(&g);
+    esmtp_session_set_tls(g.s, ESMTP_TLS_STARTTLS);
+    esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
+    greet(&g, "250-mail.test\r\n250 STARTTLS\r\n");
+    expect_out(&g, "STARTTLS\r\n");
+    feed(&g, "250 sure\r\n");
+    expect_out(&g, "QUIT\r\n");
+    ck_assert_int_eq(feed(&g, "221 bye\r\n"), ESMTP_EPROTO);
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
+    rig_free(&g);
+
+    /* 354 to MAIL, without PIPELINING: a protocol error, not a refusal */
+    rig_init(&g);
+    m = add(&g, "s@x.test", A, "one\r\n");
+    greet(&g, EHLO_PLAIN);
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\n");
+    feed(&g, "354 go\r\n");
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
+    ck_assert_int_eq(esmtp_recipient_status(esmtp_message_recipient(m, 0)), ESMTP_STATUS_TEMPFAIL);
+    ck_assert_ptr_nonnull(strstr(esmtp_message_text(m), "unexpected reply"));
+    rig_free(&g);
+}
+END_TEST
+
+/* Issue 9: a reply that answers nothing ends the session instead of
+ * shifting every later reply by one. */
+START_TEST(unsolicited_reply_after_greeting_is_a_protocol_error)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
+    rig_start(&g);
+    ck_assert_int_eq(feed(&g, "220 mail.test ESMTP\r\n250 surprise\r\n"), ESMTP_EPROTO);
+    ck_assert(g.e->done);
+    ck_assert(!engine_wants_write(g.e));
+    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "nobody asked for: 250 surprise"));
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(unsolicited_reply_without_pipelining_is_a_protocol_error)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", AB, "one\r\n");
+    greet(&g, EHLO_PLAIN);
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\n");
+    /* the second line would otherwise be taken for the reply to RCPT */
+    ck_assert_int_eq(feed(&g, "250 ok\r\n550 extra\r\n"), ESMTP_EPROTO);
+    ck_assert(!engine_wants_write(g.e));
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
+    for (size_t i = 0; i < 2; i++)
+        ck_assert_int_eq(esmtp_recipient_status(esmtp_message_recipient(m, i)),
+                         ESMTP_STATUS_TEMPFAIL);
+    rig_free(&g);
+
+    /* the same, split so that the extra reply arrives alone while idle */
+    rig_init(&g);
+    m = add(&g, "s@x.test", A, "one\r\n");
+    greet(&g, EHLO_PLAIN);
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\n");
+    feed(&g, "250 ok\r\n");
+    ck_assert_int_eq(feed(&g, "250 extra\r\n"), ESMTP_EPROTO);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(replies_beyond_the_pipelined_ones_are_a_protocol_error)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
+    greet(&g, EHLO_PIPE);
+    expect_out(&g, "MAIL FROM:<s@x.test> SIZE=5\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
+    ck_assert_int_eq(feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n250 2.0.0 queued\r\n"),
+                     ESMTP_EPROTO);
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
+    rig_free(&g);
+}
+END_TEST
+
+/* RFC 5321 section 3.8: a 421 may come at any time, even unasked. */
+START_TEST(unsolicited_421_ends_the_session_as_service_closing)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", AB, "one\r\n");
+    rig_start(&g);
+    ck_assert_int_eq(feed(&g, "220 mail.test\r\n421 4.4.2 idle too long\r\n"), ESMTP_ESERVICE);
+    ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
+    for (size_t i = 0; i < 2; i++) {
+        esmtp_recipient *r = esmtp_message_recipient(m, i);
+        ck_assert_int_eq(esmtp_recipient_status(r), ESMTP_STATUS_TEMPFAIL);
+        ck_assert_int_eq(esmtp_recipient_code(r), 421);
+    }
+    ck_assert_int_eq(esmtp_session_reply_code(g.s), 421);
+    rig_free(&g);
+}
+END_TEST
+
+/* Issue 9: asking for output before anything was queued is fine. */
+START_TEST(output_before_anything_was_queued)
+{
+    rig g;
+    rig_init(&g);
+    ck_assert_int_eq(engine_init(g.e, g.s), 0);
+    const char *p = NULL;
+    size_t n = 1;
+    ck_assert_int_eq(engine_output(g.e, &p, &n), 0);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq(n, 0);
+    rig_free(&g);
+}
+END_TEST
+
 START_TEST(providers)
 {
     const char *host, *mechs;
@@ -1196,6 +1345,13 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, auth_plain_redacted_then_mail);
     tcase_add_test(tc, auth_failure_stops_with_the_reply);
     tcase_add_test(tc, auth_bad_challenge_is_cancelled);
+    tcase_add_test(tc, auth_answered_with_2xx_delivers_nothing);
+    tcase_add_test(tc, success_codes_out_of_place_deliver_nothing);
+    tcase_add_test(tc, unsolicited_reply_after_greeting_is_a_protocol_error);
+    tcase_add_test(tc, unsolicited_reply_without_pipelining_is_a_protocol_error);
+    tcase_add_test(tc, replies_beyond_the_pipelined_ones_are_a_protocol_error);
+    tcase_add_test(tc, unsolicited_421_ends_the_session_as_service_closing);
+    tcase_add_test(tc, output_before_anything_was_queued);
     tcase_add_test(tc, providers);
     tcase_add_test(tc, every_error_has_a_description);
     tcase_add_test(tc, bdat_instead_of_data);

@@ -183,13 +183,21 @@ static void fold_for(hdrw *w, size_t len)
     }
 }
 
-void hw_token(hdrw *w, const char *tok, size_t len)
+/* A token after the white space character that separates it from the
+ * previous one; a fold puts CRLF before that character (RFC 5322 section
+ * 2.2.3), so unfolding gives it back. */
+static void token_after(hdrw *w, char wsp, const char *tok, size_t len)
 {
     fold_for(w, len);
-    put(w, " ", 1);
+    put(w, &wsp, 1);
     put(w, tok, len);
     w->col += 1 + len;
     w->line_has_token = 1;
+}
+
+void hw_token(hdrw *w, const char *tok, size_t len)
+{
+    token_after(w, ' ', tok, len);
 }
 
 void hw_glue(hdrw *w, const char *s, size_t len)
@@ -230,7 +238,7 @@ static size_t b_len(size_t bytes)
     return (bytes + 2) / 3 * 4;
 }
 
-static void write_word(hdrw *w, const unsigned char *s, size_t n, int use_b)
+static void write_word(hdrw *w, char wsp, const unsigned char *s, size_t n, int use_b)
 {
     char buf[EW_MAX + 1];
     size_t k = 0;
@@ -256,12 +264,13 @@ static void write_word(hdrw *w, const unsigned char *s, size_t n, int use_b)
     }
     buf[k++] = '?';
     buf[k++] = '=';
-    hw_token(w, buf, k);
+    token_after(w, wsp, buf, k);
 }
 
-void hw_encoded(hdrw *w, const unsigned char *s, size_t n, int phrase)
+/* Encoded words for s, the first after wsp: decoders drop the white space
+ * between encoded words, but keep the one before the first. */
+static void encoded_after(hdrw *w, char wsp, const unsigned char *s, size_t n)
 {
-    (void)phrase; /* the restricted Q alphabet suits both contexts */
     size_t qtotal = 0;
     for (size_t i = 0; i < n; i++)
         qtotal += q_len(s[i]);
@@ -305,9 +314,15 @@ void hw_encoded(hdrw *w, const unsigned char *s, size_t n, int phrase)
             qcost = cost;
             j += k;
         }
-        write_word(w, s + i, j - i, use_b);
+        write_word(w, i == 0 ? wsp : ' ', s + i, j - i, use_b);
         i = j;
     }
+}
+
+void hw_encoded(hdrw *w, const unsigned char *s, size_t n, int phrase)
+{
+    (void)phrase; /* the restricted Q alphabet suits both contexts */
+    encoded_after(w, ' ', s, n);
 }
 
 /* ------------------------------------------------------ free text, phrases */
@@ -345,33 +360,38 @@ void hw_text(hdrw *w, const char *utf8)
         p++;
     const char *seg = NULL; /* a run of words merged into encoded words */
     const char *seg_end = NULL;
+    char seg_wsp = ' ';
     const char *ws = p;     /* the white space before the current word */
     while (*p) {
         const char *wstart = p;
         while (*p && !is_wsp(*p))
             p++;
-        /* White space beyond the one separating space stays in the token,
-         * so that unfolding gives back the text exactly. */
+        /* The first white space character (a space or a TAB, as given)
+         * separates the token; the rest stays in it, so that unfolding
+         * gives back the text exactly. */
+        char wsp = ws < wstart ? *ws : ' ';
         const char *tok = ws < wstart ? ws + 1 : wstart;
         size_t tlen = (size_t)(p - tok);
         if (!word_as_is(w, wstart, (size_t)(p - wstart), tlen)) {
-            /* Encoded words next to each other are merged with the space
-             * between them, which decoders would otherwise drop. */
-            if (!seg)
+            /* Encoded words next to each other are merged with the white
+             * space between them, which decoders would otherwise drop. */
+            if (!seg) {
                 seg = tok;
+                seg_wsp = wsp;
+            }
             seg_end = p;
         } else {
             if (seg)
-                hw_encoded(w, (const unsigned char *)seg, (size_t)(seg_end - seg), 0);
+                encoded_after(w, seg_wsp, (const unsigned char *)seg, (size_t)(seg_end - seg));
             seg = NULL;
-            hw_token(w, tok, tlen);
+            token_after(w, wsp, tok, tlen);
         }
         ws = p;
         while (is_wsp(*p))
             p++;
     }
     if (seg)
-        hw_encoded(w, (const unsigned char *)seg, (size_t)(seg_end - seg), 0);
+        encoded_after(w, seg_wsp, (const unsigned char *)seg, (size_t)(seg_end - seg));
 }
 
 /* Splits s at single spaces into tokens (extra spaces stay at the start of

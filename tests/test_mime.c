@@ -350,6 +350,9 @@ static void check_text_roundtrip(const char *text)
 {
     char *f = field("Subject", text, 0);
     ck_assert_uint_le(longest_line(f, strlen(f)), 78);
+    /* folded only before white space that was there (RFC 5322 2.2.3) */
+    for (const char *crlf = strstr(f, "\r\n"); crlf[2]; crlf = strstr(crlf + 2, "\r\n"))
+        ck_assert(crlf[2] == ' ' || crlf[2] == '\t');
     char *back = undo_field(f);
     ck_assert_str_eq(back, text);
     free(back);
@@ -386,6 +389,50 @@ START_TEST(rfc2047_text)
     memset(word, 'w', sizeof word - 1);
     word[sizeof word - 1] = '\0';
     check_text_roundtrip(word);
+}
+END_TEST
+
+/* Issue 9: a TAB between words was written as a space. */
+START_TEST(rfc2047_tab_ascii)
+{
+    char *f = field("Subject", "a\tb \tc\t d", 0);
+    ck_assert_str_eq(f, "Subject: a\tb \tc\t d\r\n");
+    free(f);
+    check_text_roundtrip("a\tb \tc\t d");
+}
+END_TEST
+
+START_TEST(rfc2047_tab_folded)
+{
+    /* folds go before the TABs, which stay TABs */
+    char big[1000] = "";
+    for (int i = 0; i < 40; i++)
+        strcat(big, i % 3 ? "tab\tseparated" : "words \t");
+    strcat(big, "end");
+    char *f = field("Subject", big, 0);
+    ck_assert_ptr_nonnull(strstr(f, "\r\n\t"));
+    free(f);
+    check_text_roundtrip(big);
+}
+END_TEST
+
+START_TEST(rfc2047_tab_encoded)
+{
+    /* a TAB next to an encoded word stays outside it; one between two
+     * encoded words is carried inside the encoded text */
+    char *f = field("Subject", "x\t\xc3\xa9", 0);
+    ck_assert_str_eq(f, "Subject: x\t=?UTF-8?B?w6k=?=\r\n");
+    free(f);
+    f = field("Subject", "caf\xc3\xa9\tna\xc3\xafve\tx", 0);
+    ck_assert_str_eq(f, "Subject: =?UTF-8?B?Y2Fmw6kJbmHDr3Zl?=\tx\r\n");
+    free(f);
+    check_text_roundtrip("caf\xc3\xa9\tna\xc3\xafve\tx \t\xc3\xa9\t\ty");
+    /* long: encoded words folded, plain words between them */
+    char intl[2000] = "";
+    for (int i = 0; i < 30; i++)
+        strcat(intl, i % 4 ? "\xe4\xb8\xad\xe6\x96\x87\t" : "plain\t");
+    strcat(intl, "\xc3\xa9");
+    check_text_roundtrip(intl);
 }
 END_TEST
 
@@ -1176,6 +1223,9 @@ static Suite *mime_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("headers");
     tcase_add_test(tc, rfc2047_text);
+    tcase_add_test(tc, rfc2047_tab_ascii);
+    tcase_add_test(tc, rfc2047_tab_folded);
+    tcase_add_test(tc, rfc2047_tab_encoded);
     tcase_add_test(tc, rfc2047_phrase);
     tcase_add_test(tc, rfc2231_filename);
     tcase_add_test(tc, rfc5322_addresses);

@@ -285,6 +285,29 @@ START_TEST(sink_drop_after_dot_is_unknown)
 }
 END_TEST
 
+START_TEST(sink_answering_auth_with_250_delivers_nothing)
+{
+    /* smtp-sink answers AUTH with 250 instead of 235: a protocol error,
+     * and no MAIL may follow. */
+    const char *rcpts[] = {"a@example.org", "b@y.test", NULL};
+    esmtp_session *s = itest_session(itest_port("SINK_PORT"));
+    ck_assert_int_eq(esmtp_session_set_auth(s, "user", "password"), 0);
+    ck_assert_int_eq(esmtp_session_set_allow_plaintext_auth(s, 1), 0);
+    itest_trace t;
+    itest_watch(s, &t);
+    esmtp_message *m = itest_message(s, FROM, rcpts, "x\r\n", 3);
+    ck_assert_int_eq(itest_drive(s, _i), ESMTP_EPROTO);
+    check_status(m, ESMTP_STATUS_TEMPFAIL);
+    for (size_t i = 0; i < 2; i++)
+        ck_assert_int_eq(esmtp_recipient_status(esmtp_message_recipient(m, i)),
+                         ESMTP_STATUS_TEMPFAIL);
+    ck_assert_ptr_nonnull(strstr(t.transcript, "C: AUTH PLAIN"));
+    ck_assert_ptr_null(strstr(t.transcript, "C: MAIL"));
+    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(s), "other than 235"));
+    esmtp_session_free(s);
+}
+END_TEST
+
 START_TEST(nothing_listening_is_econnect)
 {
     const char *rcpts[] = {"a@example.org", NULL};
@@ -440,6 +463,7 @@ static Suite *integration_suite(void)
     tcase_add_loop_test(tc, aiosmtpd_strict_synchronisation_without_pipelining, 0, 2);
     tcase_add_loop_test(tc, sink_421_fails_every_recipient, 0, 2);
     tcase_add_loop_test(tc, sink_drop_after_dot_is_unknown, 0, 2);
+    tcase_add_loop_test(tc, sink_answering_auth_with_250_delivers_nothing, 0, 2);
     tcase_add_loop_test(tc, nothing_listening_is_econnect, 0, 2);
     tcase_add_loop_test(tc, ipv6_literals, 0, 2);
     tcase_add_loop_test(tc, silent_server_times_out, 0, 2);

@@ -146,12 +146,14 @@ static void help(void)
           "  --help                show this text\n"
           "  --version             show the version\n"
           "\n"
-          "A message file is scanned once before sending, so that its size is\n"
-          "announced (SIZE=) and 8-bit content is declared (BODY=8BITMIME). Standard\n"
-          "input is not scanned and must therefore be 7-bit ASCII: send 8-bit messages\n"
-          "with --message FILE. A built message is scanned likewise, and its parts\n"
-          "are encoded (quoted-printable or base64) where the server cannot take them\n"
-          "as they are.\n"
+          "The message, from a file or from standard input, is scanned once before\n"
+          "sending, so that its size is announced (SIZE=) and 8-bit content is\n"
+          "declared (BODY=8BITMIME), and it is read again for recipients that a\n"
+          "server put off with 452 (too many recipients). Input that can be read only\n"
+          "once (a pipe) is copied first: into memory up to 1 MiB, beyond that into an\n"
+          "unnamed temporary file in $TMPDIR (default /tmp). A built message is\n"
+          "scanned likewise, and its parts are encoded (quoted-printable or base64)\n"
+          "where the server cannot take them as they are.\n"
           "\n"
           "Logging in: port 465 speaks implicit TLS (TLS from the first byte), port 587\n"
           "STARTTLS; the default --tls follows the port. QQ Mail, 163 and 126 want the\n"
@@ -175,7 +177,8 @@ static void help(void)
           "      password or token file cannot be opened or read (EX_NOINPUT)\n"
           "  69  not delivered to some or all recipients, and every failure is\n"
           "      permanent: do not retry (EX_UNAVAILABLE)\n"
-          "  71  local system error, e.g. out of memory (EX_OSERR)\n"
+          "  71  local system error, e.g. out of memory or no room for the temporary\n"
+          "      copy of piped input (EX_OSERR)\n"
           "  75  something failed temporarily, its outcome is unknown, or the session\n"
           "      failed (no connection, timeout, 421, TLS or certificate failure, no\n"
           "      usable authentication mechanism, ...): retry later (EX_TEMPFAIL)\n",
@@ -308,17 +311,20 @@ static void print_recipient(const esmtp_recipient *r)
 
 /* The streamed body: the open message and the first read error, if any. */
 struct body_source {
-    FILE *file;
+    FILE *file;     /* seekable: a regular file or a spooled copy */
     const char *name;
+    off_t start;    /* where the message begins (standard input may be a file
+                     * read from its middle) */
+    char *spool;    /* the memory behind file when spooled there, or NULL */
     int read_errno; /* 0 while reading goes well */
 };
 
-/* esmtp_rewind_cb over a regular file: back to its first byte. */
+/* esmtp_rewind_cb over the body: back to its first byte. */
 static int rewind_body(esmtp_message *message, void *user_data)
 {
     (void)message;
     struct body_source *src = user_data;
-    return fseek(src->file, 0, SEEK_SET);
+    return fseeko(src->file, src->start, SEEK_SET);
 }
 
 /* esmtp_read_cb over a FILE*: called while sending, a chunk at a time. */
@@ -338,12 +344,13 @@ static long read_body(esmtp_message *message, void *buf, size_t len, void *user_
 }
 
 /*
- * Measures a message file the way esmtp sends it (each line end as CRLF, a
+ * Measures the body the way esmtp sends it (each line end as CRLF, a
  * missing final line end added, dot-stuffing not counted, as SIZE wants)
- * and tells whether it has 8-bit bytes. Rewinds the file afterwards.
+ * and tells whether it has 8-bit bytes. Rewinds the body afterwards.
  */
-static int scan_body(FILE *f, uint64_t *size, int *has_8bit)
+static int scan_body(struct body_source *src, uint64_t *size, int *has_8bit)
 {
+    FILE *f = src->file;
     unsigned char buf[65536];
     uint64_t total = 0;
     unsigned char any = 0;
@@ -369,13 +376,102 @@ static int scan_body(FILE *f, uint64_t *size, int *has_8bit)
             }
         }
     }
-    if (ferror(f) || fseek(f, 0, SEEK_SET) != 0)
+    if (ferror(f) || rewind_body(NULL, src) != 0)
         return -1;
     if (line_open)
         total += 2;
     *size = total;
     *has_8bit = any >= 0x80;
     return 0;
+}
+
+/* A body that can be read only once is copied into memory up to this
+ * size, beyond it into a temporary file: memory stays bounded. */
+#define SPOOL_MEM_MAX ((size_t)1 << 20)
+
+/* An unlinked temporary file in dir, open for writing and reading, or NULL
+ * (errno set). */
+static FILE *open_temp_file(const char *dir)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/esmtp-send-XXXXXX", dir) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return NULL;
+    unlink(path); /* gone once closed, however esmtp-send ends */
+    FILE *f = NULL;
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || !(f = fdopen(fd, "w+b"))) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    return f;
+}
+
+/*
+ * Makes a body that can be read only once (a pipe, a terminal) seekable,
+ * so that it can be scanned and sent again like a regular file: src->file
+ * becomes a copy of the rest of it, at its first byte. Returns 0, or an
+ * exit code (said why).
+ */
+static int spool_body(struct body_source *src)
+{
+    char *buf = malloc(SPOOL_MEM_MAX);
+    if (!buf) {
+        fprintf(stderr, "%s: %s\n", progname, strerror(errno));
+        return RC_OSERR;
+    }
+    FILE *copy = NULL;
+    const char *dir = NULL; /* the temporary file's, once there is one */
+    int status;
+    size_t n = fread(buf, 1, SPOOL_MEM_MAX, src->file);
+    if (ferror(src->file))
+        goto read_error;
+    if (n < SPOOL_MEM_MAX) { /* all of it fits */
+        if (!(copy = fmemopen(buf, n, "rb"))) {
+            fprintf(stderr, "%s: %s\n", progname, strerror(errno));
+            status = RC_OSERR;
+            goto out;
+        }
+        src->spool = buf;
+    } else {
+        dir = getenv("TMPDIR");
+        if (!dir || !*dir)
+            dir = "/tmp";
+        if (!(copy = open_temp_file(dir)))
+            goto write_error;
+        do {
+            if (fwrite(buf, 1, n, copy) != n)
+                goto write_error;
+            n = fread(buf, 1, SPOOL_MEM_MAX, src->file);
+        } while (n > 0);
+        if (ferror(src->file))
+            goto read_error;
+        if (fflush(copy) != 0 || fseek(copy, 0, SEEK_SET) != 0)
+            goto write_error;
+        free(buf);
+    }
+    if (src->file != stdin)
+        fclose(src->file);
+    src->file = copy;
+    return 0;
+
+read_error:
+    fprintf(stderr, "%s: cannot read %s: %s\n", progname, src->name, strerror(errno));
+    status = RC_NOINPUT;
+    goto out;
+write_error:
+    fprintf(stderr, "%s: cannot copy %s into a temporary file in %s: %s\n", progname,
+            src->name, dir, strerror(errno));
+    status = RC_OSERR;
+out:
+    if (copy)
+        fclose(copy);
+    free(buf);
+    return status;
 }
 
 /* -------------------------------------------------------------- secrets */
@@ -1200,7 +1296,7 @@ int main(int argc, char **argv)
     esmtp_session *s = NULL;
     esmtp_message *m = NULL;
     esmtp_mime *mime = NULL; /* ours until attached to m */
-    struct body_source src = {NULL, NULL, 0};
+    struct body_source src = {0};
     struct stat st;
     static struct token_source tok; /* lives as long as the session */
     int use_stdin = !o.build && (!o.message || strcmp(o.message, "-") == 0);
@@ -1351,26 +1447,26 @@ int main(int argc, char **argv)
             status = RC_NOINPUT;
             goto out;
         }
+        /* Only a regular file can be read twice: anything else is copied
+         * first. Then the body is scanned to declare its size and 8-bit
+         * content, which a streamed body cannot reveal in advance. */
+        if (!S_ISREG(st.st_mode) && (status = spool_body(&src)) != 0)
+            goto out;
+        uint64_t size;
+        int has_8bit;
+        if ((src.start = ftello(src.file)) < 0 || scan_body(&src, &size, &has_8bit) != 0) {
+            fprintf(stderr, "%s: cannot read %s: %s\n", progname, src.name, strerror(errno));
+            status = RC_NOINPUT;
+            goto out;
+        }
         if ((rc = esmtp_message_set_body_cb(m, read_body, &src)) != 0) {
             status = setup_error(rc, "cannot set the body", NULL);
             goto out;
         }
-        /* Only a regular file can be read twice: scan it to declare its size
-         * and 8-bit content, which a streamed body cannot reveal in advance. */
-        if (!use_stdin && S_ISREG(st.st_mode)) {
-            uint64_t size;
-            int has_8bit;
-            if (scan_body(src.file, &size, &has_8bit) != 0) {
-                fprintf(stderr, "%s: cannot read %s: %s\n", progname, src.name,
-                        strerror(errno));
-                status = RC_NOINPUT;
-                goto out;
-            }
-            esmtp_message_set_size(m, size);
-            esmtp_message_set_8bit(m, has_8bit);
-            /* and sent again, to recipients a server put off with 452 */
-            esmtp_message_set_body_rewind_cb(m, rewind_body);
-        }
+        esmtp_message_set_size(m, size);
+        esmtp_message_set_8bit(m, has_8bit);
+        /* and sent again, to recipients a server put off with 452 */
+        esmtp_message_set_body_rewind_cb(m, rewind_body);
     }
 
     rc = esmtp_session_send(s);
@@ -1391,9 +1487,6 @@ int main(int argc, char **argv)
         else
             fputs(esmtp_strerror(rc), stderr);
         fputc('\n', stderr);
-        if (rc == ESMTP_E8BIT && use_stdin)
-            fprintf(stderr, "%s: standard input cannot be declared 8-bit in advance; "
-                            "send this message with --message FILE\n", progname);
         if (rc == ESMTP_ETLSMODE)
             fprintf(stderr, "%s: choose the port's mode with --tls starttls or --tls implicit\n",
                     progname);
@@ -1406,6 +1499,7 @@ out:
     wipe(tok.token, sizeof tok.token);
     if (src.file && src.file != stdin)
         fclose(src.file);
+    free(src.spool); /* after the stream over it */
     free(o.to);
     free(o.items);
     return status;

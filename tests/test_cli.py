@@ -94,11 +94,14 @@ def postfix_delivered(rcpt, timeout=10.0):
     return None if data is None else data.decode(errors="replace")
 
 
-def send(*args, stdin=None, tls="none", env=None):
-    """Runs esmtp-send; tls=None leaves --tls out (the tool's default)."""
+def send(*args, stdin=None, stdin_file=None, tls="none", env=None):
+    """Runs esmtp-send; stdin (bytes) comes through a pipe, stdin_file (an
+    open file) is its standard input itself; tls=None leaves --tls out (the
+    tool's default)."""
     tls_args = [] if tls is None else ["--tls", tls]
-    return subprocess.run([SEND, *tls_args, *args], input=stdin, capture_output=True,
-                          timeout=60, env=None if env is None else {**os.environ, **env})
+    return subprocess.run([SEND, *tls_args, *args], input=stdin, stdin=stdin_file,
+                          capture_output=True, timeout=60,
+                          env=None if env is None else {**os.environ, **env})
 
 
 class EsmtpSend(unittest.TestCase):
@@ -142,6 +145,106 @@ class EsmtpSend(unittest.TestCase):
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         for r in rcpts:
             self.assertIn("\n.dot line\nbody\n", postfix_delivered(r))
+
+    def open_file(self, data):
+        """data in a regular file, open for reading (for stdin_file)."""
+        f = open(self.message_file(data), "rb", buffering=0)
+        self.addCleanup(f.close)
+        return f
+
+    def test_too_big_for_size_is_refused_before_mail_from_any_input(self):
+        # 5,000 bytes for a server that takes 1,000: measured and refused
+        # locally, whether the message comes from --message, a file on
+        # standard input or a pipe
+        data = b"Subject: big\n\n" + b"x" * 69 + b"\n" + (b"y" * 69 + b"\n") * 70
+        size = len(data.replace(b"\n", b"\r\n"))
+        inputs = {"--message": (["--message", self.message_file(data)], {}),
+                  "stdin file": ([], {"stdin_file": self.open_file(data)}),
+                  "stdin pipe": ([], {"stdin": data})}
+        for name, (args, how) in inputs.items():
+            with self.subTest(name):
+                a = mailbox("big")
+                r = send("--server", self.server("AIOSMTPD_SMALL_PORT"), "--from",
+                         "s@example.org", "--to", a, "--trace", *args, **how)
+                self.assertEqual(r.returncode, 69, r.stderr)
+                self.assertEqual(r.stdout.decode(), f"{a}: permfail 0 the message ({size} bytes) "
+                                 "exceeds the server's limit of 1000\n")
+                self.assertNotIn("C: MAIL", r.stderr.decode())
+
+    def test_piped_stdin_declares_size_and_8bit(self):
+        # TMPDIR cannot be used: a small message stays in memory
+        a = mailbox("pipe")
+        data = b"Subject: pipe\nFrom: s@example.org\n\n.dot line\nGr\xc3\xbc\xc3\x9fe\n"
+        wire = data.replace(b"\n", b"\r\n")
+        r = send("--server", self.server("AIOSMTPD_PORT"), "--from", "s@example.org",
+                 "--to", a, stdin=data, env={"TMPDIR": "/nonexistent/tmp"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got, envelope = recorded_with_envelope(a)
+        self.assertEqual(got, wire)
+        self.assertEqual(envelope.split("\n")[0],
+                         f"MAIL <s@example.org> SIZE={len(wire)} BODY=8BITMIME")
+
+    def test_piped_stdin_over_the_memory_limit_goes_through_a_temporary_file(self):
+        lines = [b"%s%06d %s" % (b"." if i % 7 == 0 else b"", i, os.urandom(32).hex().encode())
+                 for i in range(20000)]
+        data = b"Subject: spooled\n\n" + b"\n".join(lines) + b"\n"
+        self.assertGreater(len(data), 1 << 20)
+        wire = data.replace(b"\n", b"\r\n")
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(os.rmdir, tmp)
+        a = mailbox("spool")
+        r = send("--server", self.server("AIOSMTPD_PORT"), "--from", "s@example.org",
+                 "--to", a, stdin=data, env={"TMPDIR": tmp})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got, envelope = recorded_with_envelope(a)
+        self.assertEqual(got, wire)
+        self.assertEqual(envelope.split("\n")[0], f"MAIL <s@example.org> SIZE={len(wire)}")
+        self.assertEqual(os.listdir(tmp), [])  # unlinked at once
+        # it does need the temporary file
+        r = send("--server", self.server("AIOSMTPD_PORT"), "--from", "s@example.org",
+                 "--to", mailbox("nospool"), stdin=data, env={"TMPDIR": "/nonexistent/tmp"})
+        self.assertEqual(r.returncode, 71, r.stderr)
+        self.assertEqual(r.stdout, b"")
+        self.assertIn("temporary file in /nonexistent/tmp", r.stderr.decode())
+
+    def test_stdin_file_is_sent_from_its_current_offset(self):
+        # like cat: what was read from standard input before is not sent
+        f = self.open_file(b"From whoever\n" + MESSAGE)
+        f.seek(len(b"From whoever\n"))
+        a = mailbox("offset")
+        r = send("--server", self.server("AIOSMTPD_PORT"), "--from", "s@example.org",
+                 "--to", a, stdin_file=f)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got, envelope = recorded_with_envelope(a)
+        self.assertEqual(got, WIRE)
+        self.assertEqual(envelope.split("\n")[0], f"MAIL <s@example.org> SIZE={len(WIRE)}")
+
+    def test_recipient_limit_follow_up_reads_stdin_again(self):
+        for name in ("stdin file", "stdin pipe"):
+            with self.subTest(name):
+                rcpts = [mailbox("stdinmany") for _ in range(3)]
+                how = ({"stdin_file": self.open_file(MESSAGE)} if name == "stdin file"
+                       else {"stdin": MESSAGE})
+                args = ["--server", self.server("POSTFIX_RCPTLIMIT_PORT"), "--from",
+                        "s@example.org"]
+                for r in rcpts:
+                    args += ["--to", r]
+                res = send(*args, **how)
+                self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+                lines = res.stdout.decode().splitlines()
+                self.assertEqual([line.split(" ")[:3] for line in lines],
+                                 [[f"{r}:", "ok", "250"] for r in rcpts], lines)
+                for r in rcpts:
+                    self.assertIn("\n.dot line\nbody\n", postfix_delivered(r))
+
+    def test_8bit_stdin_without_8bitmime_is_refused_before_mail(self):
+        a = mailbox("no8bit")
+        r = send("--server", self.server("AIOSMTPD_NO8BIT_PORT"), "--from", "s@example.org",
+                 "--to", a, "--trace", stdin=b"Subject: x\n\nGr\xc3\xbc\xc3\x9fe\n")
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertEqual(r.stdout.decode(), f"{a}: permfail 0 the body has 8-bit bytes and the "
+                         "server does not offer 8BITMIME\n")
+        self.assertNotIn("C: MAIL", r.stderr.decode())
 
     def test_permanent_failure_exits_69(self):
         a, bad = mailbox("fine"), mailbox("reject")

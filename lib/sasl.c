@@ -296,6 +296,7 @@ struct sasl_client {
     ebuf gs2;         /* gs2-header */
     ebuf first_bare;  /* client-first-message-bare */
     int scram_stage;  /* 0 client-first sent, 1 client-final sent, 2 verified */
+    unsigned long max_iter; /* SASL_SCRAM_MAX_ITERATIONS, lower in tests */
     unsigned char server_sig[SCRAM_MAX_HASH];
 
     const char *err;
@@ -355,6 +356,7 @@ int sasl_client_new(sasl_client **out, const char *mech_name, const sasl_creds *
     if (!c)
         return ESMTP_ENOMEM;
     c->m = m;
+    c->max_iter = SASL_SCRAM_MAX_ITERATIONS;
     int rc = 0;
     c->user = sec_strdup(creds->user, &rc);
     c->authzid = sec_strdup(creds->authzid, &rc);
@@ -402,6 +404,16 @@ int sasl_client_set_nonce(sasl_client *c, const char *nonce)
         return rc;
     sec_strfree(c->nonce);
     c->nonce = p;
+    return 0;
+}
+
+int sasl_client_set_max_iterations(sasl_client *c, unsigned long max)
+{
+    if (max < 1 || max > SASL_SCRAM_MAX_ITERATIONS)
+        return ESMTP_EINVAL;
+    if (c->m->id != M_SCRAM || c->state != ST_NEW)
+        return ESMTP_ESTATE;
+    c->max_iter = max;
     return 0;
 }
 
@@ -701,12 +713,12 @@ static int scram_server_first(sasl_client *c, const ebuf *msg, ebuf *out)
     for (long k = 0; k < ilen && digits; k++) {
         if (p[k] < '0' || p[k] > '9')
             digits = 0;
-        else if (iter <= SASL_SCRAM_MAX_ITERATIONS)
+        else if (iter <= c->max_iter) /* max_iter * 10 + 9 cannot wrap */
             iter = iter * 10 + (unsigned long)(p[k] - '0');
     }
     if (!digits)
         return fail(c, ESMTP_EPROTO, "the SCRAM iteration count is invalid");
-    if (iter > SASL_SCRAM_MAX_ITERATIONS)
+    if (iter > c->max_iter)
         return fail(c, ESMTP_EPROTO, "the SCRAM iteration count is too large");
     ebuf salt = {0};
     int src = sasl_b64_decode(salt_b64, (size_t)slen, &salt);

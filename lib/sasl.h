@@ -116,6 +116,12 @@ const char *sasl_client_server_error(const sasl_client *c);
  * ESMTP_ESTATE (not SCRAM, or already started) or ESMTP_ENOMEM. */
 int sasl_client_set_nonce(sasl_client *c, const char *nonce);
 
+/* Tests only: refuse SCRAM iteration counts above max (1 ..
+ * SASL_SCRAM_MAX_ITERATIONS), so that a fuzzer's server cannot make each
+ * run slow. Call before the server-first-message. Returns 0, ESMTP_EINVAL
+ * or ESMTP_ESTATE (not SCRAM, or already started). */
+int sasl_client_set_max_iterations(sasl_client *c, unsigned long max);
+
 /*
  * Picks a mechanism, or returns NULL when none is acceptable.
  * offered: the AUTH keyword's parameters (space-separated, any case).

@@ -574,6 +574,41 @@ START_TEST(scram_malformed_server_first)
 }
 END_TEST
 
+/* The tests-only cap on i= (fuzzing): lowers the limit, never raises it. */
+START_TEST(scram_max_iterations_hook)
+{
+    sasl_client *c = client("SCRAM-SHA-1", &pencil);
+    ck_assert_int_eq(sasl_client_set_max_iterations(c, 0), ESMTP_EINVAL);
+    ck_assert_int_eq(sasl_client_set_max_iterations(c, SASL_SCRAM_MAX_ITERATIONS + 1),
+                     ESMTP_EINVAL);
+    ck_assert_int_eq(sasl_client_set_max_iterations(c, 4096), 0);
+    ck_assert_int_eq(sasl_client_set_nonce(c, "fyko+d2lbbFgONRv9qkxdawL"), 0);
+    ebuf line = {0}, r = {0};
+    ck_assert_int_eq(sasl_client_start(c, &line), 0);
+    ck_assert_int_eq(sasl_client_set_max_iterations(c, 64), ESMTP_ESTATE);
+    ck_assert_int_eq(step_raw(c, sha1_first, strlen(sha1_first), &r), 0); /* i=4096 */
+    assert_decodes_to(&r, sha1_final, strlen(sha1_final));
+    sasl_client_free(c);
+
+    /* one below the server's count: refused like a count above the default */
+    c = client("SCRAM-SHA-1", &pencil);
+    ck_assert_int_eq(sasl_client_set_max_iterations(c, 4095), 0);
+    ck_assert_int_eq(sasl_client_set_nonce(c, "fyko+d2lbbFgONRv9qkxdawL"), 0);
+    ebuf_clear(&line);
+    ck_assert_int_eq(sasl_client_start(c, &line), 0);
+    ck_assert_int_eq(step_raw(c, sha1_first, strlen(sha1_first), &r), ESMTP_EPROTO);
+    ck_assert_uint_eq(r.len, 0);
+    ck_assert_str_eq(sasl_client_error(c), "the SCRAM iteration count is too large");
+    sasl_client_free(c);
+
+    c = client("PLAIN", &pencil);
+    ck_assert_int_eq(sasl_client_set_max_iterations(c, 64), ESMTP_ESTATE);
+    sasl_client_free(c);
+    ebuf_free(&line);
+    ebuf_free(&r);
+}
+END_TEST
+
 START_TEST(scram_deferred_initial_response)
 {
     /* A user name long enough to push client-first past the AUTH line limit. */
@@ -909,6 +944,7 @@ static Suite *sasl_suite(void)
     tcase_add_test(tc, scram_saslname_escaping);
     tcase_add_test(tc, scram_random_nonce);
     tcase_add_test(tc, scram_malformed_server_first);
+    tcase_add_test(tc, scram_max_iterations_hook);
     tcase_add_test(tc, scram_deferred_initial_response);
     suite_add_tcase(s, tc);
 

@@ -42,6 +42,14 @@ static int flush(tls_conn *t)
     return 0;
 }
 
+/* The library's own allocations failing: ESMTP_ENOMEM, with its reason,
+ * which the session reports as the detail. */
+static int no_memory(char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s", esmtp_strerror(ESMTP_ENOMEM));
+    return ESMTP_ENOMEM;
+}
+
 /* With a pin, the pin vouches for the key instead of a CA: chain errors
  * pass here and the pin is checked once the handshake is done. Name
  * mismatches never pass. */
@@ -79,7 +87,7 @@ int tls_new(tls_conn **out, const tls_config *cfg, const char *host, tls_resume 
 {
     tls_conn *t = mem_calloc(1, sizeof *t);
     if (!t)
-        return ESMTP_ENOMEM;
+        return no_memory(err, errlen);
     ERR_clear_error();
     t->ctx = SSL_CTX_new(TLS_client_method());
     if (!t->ctx)
@@ -110,8 +118,10 @@ int tls_new(tls_conn **out, const tls_config *cfg, const char *host, tls_resume 
     }
     SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(t->ctx, new_session_cb);
-    if (cfg->pin && !(t->pin = mem_strdup(cfg->pin)))
-        goto fail;
+    if (cfg->pin && !(t->pin = mem_strdup(cfg->pin))) {
+        tls_free(t);
+        return no_memory(err, errlen);
+    }
 
     t->ssl = SSL_new(t->ctx);
     t->in = BIO_new(BIO_s_mem());
@@ -175,7 +185,8 @@ int tls_feed(tls_conn *t, const void *data, size_t len)
     return BIO_write(t->in, data, (int)len) == (int)len ? 0 : ESMTP_ENOMEM;
 }
 
-/* The server's key matches the pin? */
+/* Whether the server's key matches the pin: 1 or 0, or ESMTP_ENOMEM (a
+ * key that could not be checked is no mismatch to report). */
 static int pin_matches(tls_conn *t)
 {
     X509 *cert = SSL_get0_peer_certificate(t->ssl);
@@ -184,10 +195,12 @@ static int pin_matches(tls_conn *t)
     if (len <= 0)
         return 0;
     unsigned char *der = mem_malloc((size_t)len), *p = der;
+    if (!der)
+        return ESMTP_ENOMEM;
     unsigned char digest[32];
     unsigned char b64[48];
     unsigned int dlen = 0;
-    int ok = der && i2d_PUBKEY(key, &p) == len &&
+    int ok = i2d_PUBKEY(key, &p) == len &&
              EVP_Digest(der, (size_t)len, digest, &dlen, EVP_sha256(), NULL) == 1 &&
              EVP_EncodeBlock(b64, digest, (int)dlen) == 44 && strcmp((char *)b64, t->pin) == 0;
     free(der);
@@ -199,9 +212,12 @@ int tls_handshake(tls_conn *t, char *err, size_t errlen)
     ERR_clear_error();
     int rc = SSL_do_handshake(t->ssl);
     if (flush(t))
-        return ESMTP_ENOMEM;
+        return no_memory(err, errlen);
     if (rc == 1) {
-        if (t->pin && !pin_matches(t)) {
+        int pinned = t->pin ? pin_matches(t) : 1;
+        if (pinned == ESMTP_ENOMEM)
+            return no_memory(err, errlen);
+        if (!pinned) {
             snprintf(err, errlen, "the server's public key does not match the pinned key");
             return ESMTP_ECERT;
         }

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 /* Per thread, so that a test failing allocations disturbs no other thread. */
 static _Thread_local uint64_t count, fail_at;
 
@@ -47,4 +49,16 @@ char *mem_strdup(const char *s)
 char *mem_strndup(const char *s, size_t n)
 {
     return should_fail() ? NULL : strndup(s, n);
+}
+
+void mem_wipe(void *p, size_t n)
+{
+    OPENSSL_cleanse(p, n);
+}
+
+void mem_wipe_free(char *secret)
+{
+    if (secret)
+        mem_wipe(secret, strlen(secret));
+    free(secret);
 }

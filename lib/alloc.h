@@ -13,6 +13,11 @@ void *mem_realloc(void *p, size_t n);
 char *mem_strdup(const char *s);
 char *mem_strndup(const char *s, size_t n);
 
+/* Overwrites n bytes of a secret (the compiler may not skip it). */
+void mem_wipe(void *p, size_t n);
+/* Wipes and frees a string that held a secret; NULL is fine. */
+void mem_wipe_free(char *secret);
+
 /* For tests only. The nth allocation made by this thread from now on fails
  * (n = 1 is the next one; 0: none fails), and the count of this thread's
  * allocations starts again from zero. */

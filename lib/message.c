@@ -71,11 +71,21 @@ int esmtp_session_add_message(esmtp_session *s, esmtp_message **out)
         s->msgs = p;
         s->msgs_cap = cap;
     }
+    esmtp_message *m;
+    int rc = message_new(&m, s);
+    if (rc)
+        return rc;
+    s->msgs[s->nmsgs++] = m;
+    *out = m;
+    return 0;
+}
+
+int message_new(esmtp_message **out, esmtp_session *session)
+{
     esmtp_message *m = mem_calloc(1, sizeof *m);
     if (!m)
         return ESMTP_ENOMEM;
-    m->session = s;
-    s->msgs[s->nmsgs++] = m;
+    m->session = session;
     *out = m;
     return 0;
 }
@@ -98,11 +108,15 @@ void message_free(esmtp_message *m)
     free(m);
 }
 
-static int editable(const esmtp_message *m)
+int message_locked(const esmtp_message *m)
 {
     const esmtp_session *s = m->session;
-    return s->state != SESSION_CONNECTING && s->state != SESSION_RUNNING &&
-           m->result.status == ESMTP_STATUS_PENDING;
+    return s && (s->state == SESSION_CONNECTING || s->state == SESSION_RUNNING);
+}
+
+static int editable(const esmtp_message *m)
+{
+    return !message_locked(m) && m->result.status == ESMTP_STATUS_PENDING;
 }
 
 int esmtp_message_set_reverse_path(esmtp_message *m, const char *mailbox)

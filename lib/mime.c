@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "internal.h"
+#include "message.h"
 #include "mime_priv.h"
 
 /* ------------------------------------------------------------- helpers */
@@ -70,8 +70,7 @@ static int editable(esmtp_mime *mime)
 {
     if (!mime)
         return ESMTP_EINVAL;
-    const esmtp_message *m = mime->attached;
-    if (m && (m->session->state == SESSION_CONNECTING || m->session->state == SESSION_RUNNING))
+    if (mime->attached && message_locked(mime->attached))
         return ESMTP_ESTATE;
     mime->prepared = 0;
     return 0;
@@ -697,12 +696,11 @@ static void free_attached(void *user_data)
  * the message's header UTF-8 (esmtp_message_set_utf8_headers) and the
  * server offers it. A message that needs it at a server without it is
  * failed by the session (precheck_envelope) before anything is sent. */
-static int message_prepare(esmtp_message *m, void *user_data)
+static int message_prepare(esmtp_message *m, const server_caps *caps, void *user_data)
 {
     esmtp_mime *mime = user_data;
-    const engine *e = &m->session->eng;
-    int allow_8bit = engine_extension(e, "8BITMIME") != NULL;
-    int offered = engine_extension(e, "SMTPUTF8") != NULL;
+    int allow_8bit = caps->eightbitmime;
+    int offered = caps->smtputf8;
     int needs = mime_needs_smtputf8(mime);
     int wants = mime->utf8_opt && offered && mime_header_non_ascii(mime);
     claim_utf8(m, mime, needs || wants);

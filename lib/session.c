@@ -11,8 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
 #include "alloc.h"
 #include "address.h"
 #include "internal.h"
@@ -61,14 +59,6 @@ int esmtp_session_new(esmtp_session **out)
     return 0;
 }
 
-/* Frees a string that held a secret, overwriting it first. */
-static void wipe_free(char *secret)
-{
-    if (secret)
-        OPENSSL_cleanse(secret, strlen(secret));
-    free(secret);
-}
-
 void esmtp_session_free(esmtp_session *s)
 {
     if (!s)
@@ -81,7 +71,7 @@ void esmtp_session_free(esmtp_session *s)
     free(s->host);
     free(s->helo_name);
     free(s->auth_user);
-    wipe_free(s->auth_password);
+    mem_wipe_free(s->auth_password);
     free(s->auth_mechs);
     tls_free(s->tls);
     tls_resume_free(s->resume);
@@ -91,8 +81,6 @@ void esmtp_session_free(esmtp_session *s)
     free((char *)s->tls_cfg.cert_file);
     free((char *)s->tls_cfg.key_file);
     free((char *)s->tls_cfg.pin);
-    ebuf_free(&s->detail);
-    ebuf_free(&s->greeting);
     ebuf_free(&s->host_ascii);
     free(s);
 }
@@ -158,7 +146,8 @@ int esmtp_session_set_pipelining(esmtp_session *s, int enable)
     return 0;
 }
 
-esmtp_tls_mode session_tls_mode(const esmtp_session *s)
+/* The TLS mode in force: ESMTP_TLS_DEFAULT resolved by the port. */
+static esmtp_tls_mode tls_mode(const esmtp_session *s)
 {
     if (s->tls_mode != ESMTP_TLS_DEFAULT)
         return s->tls_mode;
@@ -247,11 +236,11 @@ int esmtp_session_set_auth(esmtp_session *s, const char *user, const char *passw
     char *u = mem_strdup(user), *p = password ? mem_strdup(password) : NULL;
     if (!u || (password && !p)) {
         free(u);
-        wipe_free(p);
+        mem_wipe_free(p);
         return ESMTP_ENOMEM;
     }
     free(s->auth_user);
-    wipe_free(s->auth_password);
+    mem_wipe_free(s->auth_password);
     s->auth_user = u;
     s->auth_password = p;
     return 0;
@@ -297,19 +286,16 @@ int esmtp_session_set_transcript_secrets(esmtp_session *s, int show)
     if (!s)
         return ESMTP_EINVAL;
     s->show_secrets = show != 0;
+    engine_show_secrets(&s->eng, s->show_secrets); /* takes effect in a run, too */
     return 0;
 }
 
-int session_wants_auth(const esmtp_session *s)
+/* Whether the caller asked for AUTH. */
+static int wants_auth(const esmtp_session *s)
 {
     /* EXTERNAL needs no user name: the certificate speaks. */
     return s->auth_user ||
            (s->auth_mechs && sasl_choose("EXTERNAL", s->auth_mechs, NULL, 1, 0) != NULL);
-}
-
-int session_channel_binding(esmtp_session *s, unsigned char out[32])
-{
-    return established(s) ? tls_exporter(s->tls, out) : ESMTP_ETLS;
 }
 
 
@@ -370,29 +356,80 @@ int esmtp_session_set_transcript_cb(esmtp_session *s, esmtp_transcript_cb cb, vo
     return 0;
 }
 
-void session_set_detail(esmtp_session *s, const char *fmt, ...)
-{
-    char text[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    ebuf_clear(&s->detail);
-    ebuf_append_str(&s->detail, text); /* on ENOMEM the detail stays empty */
-}
-
-int session_progress(esmtp_session *s, esmtp_event ev, esmtp_message *m, esmtp_recipient *r,
-                     uint64_t bytes)
+/* Reports a progress event; returns ESMTP_ECALLBACK if the callback asked
+ * to abort, else 0. */
+static int progress(esmtp_session *s, esmtp_event ev, esmtp_message *m, esmtp_recipient *r,
+                    uint64_t bytes)
 {
     if (!s->progress_cb)
         return 0;
     return s->progress_cb(s, ev, m, r, bytes, s->progress_ud) ? ESMTP_ECALLBACK : 0;
 }
 
-void session_transcript(esmtp_session *s, esmtp_direction dir, const char *line, size_t len)
+/* ------------------------------------------------------------ the engine's callbacks */
+
+/* The only place that knows both the session and the engine: the engine's
+ * events, transcript lines and requests for credentials go to the
+ * session's callbacks and settings. */
+static int engine_event(void *ud, esmtp_event ev, esmtp_message *m, esmtp_recipient *r,
+                        uint64_t bytes)
 {
+    return progress(ud, ev, m, r, bytes);
+}
+
+static void engine_transcript(void *ud, esmtp_direction dir, const char *line, size_t len)
+{
+    esmtp_session *s = ud;
     if (s->transcript_cb)
         s->transcript_cb(s, dir, line, len, s->transcript_ud);
+}
+
+static int engine_credentials(void *ud, sasl_creds *creds, unsigned char cb[32], char *token,
+                              size_t cap)
+{
+    esmtp_session *s = ud;
+    creds->user = s->auth_user;
+    creds->password = s->auth_password;
+    creds->host = s->host;
+    creds->port = s->port;
+    /* RFC 9266 tls-exporter binding: TLS 1.3 only, so none may be had. */
+    if (established(s) && tls_exporter(s->tls, cb) == 0) {
+        creds->cb_data = cb;
+        creds->cb_len = 32;
+    }
+    if (s->token_cb) {
+        if (s->token_cb(s, token, cap, s->token_ud) != 0)
+            return ESMTP_ECALLBACK;
+        creds->token = token;
+    }
+    return 0;
+}
+
+static const engine_ops session_engine_ops = {
+    .event = engine_event,
+    .transcript = engine_transcript,
+    .credentials = engine_credentials,
+};
+
+static void start_engine(esmtp_session *s)
+{
+    static const engine_tls modes[] = {
+        [ESMTP_TLS_NONE] = ENGINE_TLS_NONE,
+        [ESMTP_TLS_IMPLICIT] = ENGINE_TLS_IMPLICIT,
+        [ESMTP_TLS_STARTTLS] = ENGINE_STARTTLS_REQUIRED,
+        [ESMTP_TLS_STARTTLS_OPTIONAL] = ENGINE_STARTTLS_OPTIONAL,
+    };
+    engine_config cfg = {
+        .tls = modes[tls_mode(s)],
+        .pipelining = s->pipelining,
+        .chunking = s->chunking,
+        .want_auth = wants_auth(s),
+        .auth_mechs = s->auth_mechs,
+        .allow_plaintext_auth = s->auth_plaintext,
+        .show_secrets = s->show_secrets,
+    };
+    engine_free(&s->eng);
+    engine_init(&s->eng, &cfg, &session_engine_ops, s, s->msgs, s->nmsgs);
 }
 
 /* ------------------------------------------------------------ running */
@@ -401,7 +438,7 @@ void session_transcript(esmtp_session *s, esmtp_direction dir, const char *line,
  * when the same server is contacted again. */
 static void keep_resume(esmtp_session *s)
 {
-    tls_resume *r = established(s) && !s->eng.error ? tls_get_resume(s->tls) : NULL;
+    tls_resume *r = established(s) && !engine_error(&s->eng) ? tls_get_resume(s->tls) : NULL;
     if (!r)
         return;
     char *host = mem_strdup(s->host);
@@ -420,7 +457,7 @@ static void keep_resume(esmtp_session *s)
  * esmtp_session_process() returns. */
 static int finish(esmtp_session *s)
 {
-    int err = s->eng.error;
+    int err = engine_error(&s->eng);
     keep_resume(s);
     transport_close(&s->tr);
     s->state = SESSION_DONE;
@@ -428,10 +465,10 @@ static int finish(esmtp_session *s)
     s->result = err ? err : 1;
     if (s->connected) {
         s->connected = 0;
-        session_progress(s, ESMTP_EVENT_DISCONNECTED, NULL, NULL, 0);
+        progress(s, ESMTP_EVENT_DISCONNECTED, NULL, NULL, 0);
     }
     if (err && s->error_cb)
-        s->error_cb(s, err, ebuf_str(&s->detail), s->error_ud);
+        s->error_cb(s, err, engine_detail(&s->eng), s->error_ud);
     return s->result;
 }
 
@@ -465,19 +502,13 @@ int esmtp_session_start(esmtp_session *s)
     if (pending == 0)
         return ESMTP_ENOMESSAGE;
 
-    engine_free(&s->eng);
-    engine_init(&s->eng, s);
+    start_engine(s);
     tls_free(s->tls);
     s->tls = NULL;
     s->tls_handshaking = 0;
     s->tls_out_off = s->tls_plain_pending = 0;
     s->got_bytes = 0;
     s->silence_ms = 0;
-    ebuf_clear(&s->detail);
-    s->fail_code = 0;
-    s->fail_enhanced[0] = '\0';
-    ebuf_clear(&s->greeting);
-    s->has_greeting = 0;
     s->result = 0;
     s->state = SESSION_CONNECTING;
 
@@ -538,12 +569,12 @@ static int on_connected(esmtp_session *s)
     s->deadline_ms = now + s->timeouts[ESMTP_TIMEOUT_GREETING];
     /* Port 465 speaks implicit TLS almost everywhere: a client in clear
      * there meets silence, which should not take minutes to explain. */
-    if (s->port == 465 && !s->eng.tls_active)
+    if (s->port == 465 && !engine_tls_active(&s->eng))
         s->silence_ms = now + 1000;
-    int rc = session_progress(s, ESMTP_EVENT_CONNECTED, NULL, NULL, 0);
+    int rc = progress(s, ESMTP_EVENT_CONNECTED, NULL, NULL, 0);
     if (rc == 0)
-        rc = engine_connected(&s->eng);
-    if (rc == 0 && s->eng.tls_active && start_tls(s) < 0)
+        rc = engine_connected(&s->eng, s->helo);
+    if (rc == 0 && engine_tls_active(&s->eng) && start_tls(s) < 0)
         return finish(s);
     if (rc)
         return fail_run(s, rc, rc == ESMTP_ECALLBACK ? "a callback aborted the session"
@@ -605,7 +636,7 @@ static void receive(esmtp_session *s, const char *buf, size_t n)
         return;
     if (!s->tls) {
         engine_recv(e, buf, n);
-        if (e->starttls_go && !e->done)
+        if (engine_wants_tls(e))
             start_tls(s);
         return;
     }
@@ -620,13 +651,13 @@ static void receive(esmtp_session *s, const char *buf, size_t n)
         if (rc == 0)
             return;
         s->tls_handshaking = 0;
-        rc = session_progress(s, ESMTP_EVENT_TLS, NULL, NULL, 0);
-        if (rc == 0 && e->starttls_go)
+        rc = progress(s, ESMTP_EVENT_TLS, NULL, NULL, 0);
+        if (rc == 0 && engine_wants_tls(e))
             rc = engine_tls_started(e);
     }
     char plain[16384];
     long got;
-    while (rc == 0 && !e->done && (got = tls_read(s->tls, plain, sizeof plain)) != 0) {
+    while (rc == 0 && !engine_done(e) && (got = tls_read(s->tls, plain, sizeof plain)) != 0) {
         if (got < 0) {
             engine_closed(e, (int)got,
                           got == ESMTP_EIO ? "the server closed the TLS connection"
@@ -635,7 +666,7 @@ static void receive(esmtp_session *s, const char *buf, size_t n)
         }
         engine_recv(e, plain, (size_t)got);
     }
-    if (rc < 0 && !e->done)
+    if (rc < 0 && !engine_done(e))
         engine_closed(e, rc, rc == ESMTP_ECALLBACK ? "a callback aborted the session"
                                                    : esmtp_strerror(rc));
 }
@@ -646,7 +677,7 @@ static int transmit(esmtp_session *s)
 {
     engine *e = &s->eng;
     int progressed = 0;
-    while (!e->done) {
+    while (!engine_done(e)) {
         const char *data;
         size_t len;
         ebuf *net = s->tls ? tls_output(s->tls) : NULL;
@@ -697,7 +728,7 @@ static int process_running(esmtp_session *s, int ready)
     int progressed = 0;
     if (ready & ESMTP_WANT_READ) {
         char buf[16384];
-        while (!e->done) {
+        while (!engine_done(e)) {
             int eof;
             long n = transport_recv(&s->tr, buf, sizeof buf, &eof);
             if (n == 0)
@@ -716,7 +747,7 @@ static int process_running(esmtp_session *s, int ready)
      * next poll: that is what keeps a pipelined session to one round trip
      * per message. */
     progressed |= transmit(s);
-    if (e->done)
+    if (engine_done(e))
         return finish(s);
     uint64_t now = now_ms();
     esmtp_timeout phase = engine_phase(e);
@@ -824,22 +855,22 @@ int esmtp_session_send(esmtp_session *s)
 
 const char *esmtp_session_detail(const esmtp_session *s)
 {
-    return s ? ebuf_str(&s->detail) : "";
+    return s ? engine_detail(&s->eng) : "";
 }
 
 int esmtp_session_reply_code(const esmtp_session *s)
 {
-    return s ? s->fail_code : 0;
+    return s ? engine_fail_code(&s->eng) : 0;
 }
 
 const char *esmtp_session_enhanced_code(const esmtp_session *s)
 {
-    return s ? s->fail_enhanced : "";
+    return s ? engine_fail_enhanced(&s->eng) : "";
 }
 
 const char *esmtp_session_greeting(const esmtp_session *s)
 {
-    return s && s->has_greeting ? ebuf_str(&s->greeting) : NULL;
+    return s ? engine_greeting(&s->eng) : NULL;
 }
 
 const char *esmtp_session_extension(const esmtp_session *s, const char *keyword)

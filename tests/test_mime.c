@@ -800,6 +800,9 @@ START_TEST(gen_read_errors)
 }
 END_TEST
 
+/* What prepare sees with no server: nothing offered. */
+static const server_caps no_server = {0, 0};
+
 START_TEST(attach_envelope)
 {
     esmtp_session *s;
@@ -819,7 +822,7 @@ START_TEST(attach_envelope)
                      "secret@example.net");
     /* what the protocol engine does before MAIL */
     ck_assert_ptr_nonnull(msg->prepare);
-    ck_assert_int_eq(msg->prepare(msg, msg->prepare_ud), 0);
+    ck_assert_int_eq(msg->prepare(msg, &no_server, msg->prepare_ud), 0);
     ck_assert_int_eq(msg->size_declared, 1);
     ck_assert_int_eq(msg->declared_8bit, 0);
     char buf[8192];
@@ -999,11 +1002,11 @@ START_TEST(utf8_local_part_needs_smtputf8)
                      YONGHU "@" JP_DOMAIN);
     /* prepared for a server that does not offer it (none here): the flag
      * stays, so the session fails the message before sending */
-    ck_assert_int_eq(msg->prepare(msg, msg->prepare_ud), 0);
+    ck_assert_int_eq(msg->prepare(msg, &no_server, msg->prepare_ud), 0);
     ck_assert_int_eq(msg->utf8_headers, 1);
     /* without the address, the builder takes its flag back */
     addr_list_truncate(&m->addrs[ESMTP_MIME_CC], 0);
-    ck_assert_int_eq(msg->prepare(msg, msg->prepare_ud), 0);
+    ck_assert_int_eq(msg->prepare(msg, &no_server, msg->prepare_ud), 0);
     ck_assert_int_eq(msg->utf8_headers, 0);
     ck_assert_int_eq(msg->declared_8bit, 0);
 
@@ -1013,7 +1016,7 @@ START_TEST(utf8_local_part_needs_smtputf8)
     ck_assert_int_eq(esmtp_mime_add_addresses(m, ESMTP_MIME_BCC, YONGHU "@" JP_DOMAIN), 0);
     ck_assert_int_eq(esmtp_mime_attach(msg, m), 0);
     ck_assert_int_eq(msg->utf8_headers, 0);
-    ck_assert_int_eq(msg->prepare(msg, msg->prepare_ud), 0);
+    ck_assert_int_eq(msg->prepare(msg, &no_server, msg->prepare_ud), 0);
     ck_assert_int_eq(msg->utf8_headers, 0);
 
     /* the caller's own declaration is left alone */
@@ -1021,7 +1024,7 @@ START_TEST(utf8_local_part_needs_smtputf8)
     ck_assert_int_eq(esmtp_message_set_utf8_headers(msg, 1), 0);
     m = idn_sample();
     ck_assert_int_eq(esmtp_mime_attach(msg, m), 0);
-    ck_assert_int_eq(msg->prepare(msg, msg->prepare_ud), 0);
+    ck_assert_int_eq(msg->prepare(msg, &no_server, msg->prepare_ud), 0);
     ck_assert_int_eq(msg->utf8_headers, 1);
 
     /* standalone: the addresses go as given (there is no other form), the
@@ -1045,9 +1048,28 @@ END_TEST
 /* ---------------------------------------- through the protocol engine */
 
 typedef struct srv {
-    esmtp_session *s;
+    engine eng;
     engine *e;
+    esmtp_message *msg;
 } srv;
+
+/* An engine with no callbacks and no session, sending g->msg. */
+static esmtp_message *srv_message(srv *g)
+{
+    static const engine_config cfg = {.tls = ENGINE_TLS_NONE, .pipelining = 1, .chunking = 1};
+    static const engine_ops ops = {0};
+    memset(g, 0, sizeof *g);
+    g->e = &g->eng;
+    ck_assert_int_eq(message_new(&g->msg, NULL), 0);
+    ck_assert_int_eq(engine_init(g->e, &cfg, &ops, NULL, &g->msg, 1), 0);
+    return g->msg;
+}
+
+static void srv_free(srv *g)
+{
+    engine_free(g->e);
+    message_free(g->msg); /* frees the attached builder too */
+}
 
 static char *srv_out(srv *g)
 {
@@ -1058,16 +1080,9 @@ static char *srv_out(srv *g)
  * made from the builder; the engine is left waiting for what it sends. */
 static esmtp_message *srv_start(srv *g, esmtp_mime *m, const char *ehlo)
 {
-    memset(g, 0, sizeof *g);
-    ck_assert_int_eq(esmtp_session_new(&g->s), 0);
-    esmtp_session_set_tls(g->s, ESMTP_TLS_NONE);
-    g->e = &g->s->eng;
-    g->s->helo = "client.test";
-    esmtp_message *msg;
-    ck_assert_int_eq(esmtp_session_add_message(g->s, &msg), 0);
+    esmtp_message *msg = srv_message(g);
     ck_assert_int_eq(esmtp_mime_attach(msg, m), 0);
-    ck_assert_int_eq(engine_init(g->e, g->s), 0);
-    ck_assert_int_eq(engine_connected(g->e), 0);
+    ck_assert_int_eq(engine_connected(g->e, "client.test"), 0);
     ck_assert_int_eq(engine_recv(g->e, "220 mail.test\r\n", 15), 0);
     free(srv_out(g));
     ck_assert_int_eq(engine_recv(g->e, ehlo, strlen(ehlo)), 0);
@@ -1125,7 +1140,7 @@ START_TEST(smtputf8_through_the_engine)
     ck_assert_int_eq(esmtp_message_status(msg), ESMTP_STATUS_OK);
     free(mail);
     free(data);
-    esmtp_session_free(g.s);
+    srv_free(&g);
 
     /* asked for UTF-8 headers and offered: SMTPUTF8, raw UTF-8, U-labels */
     esmtp_mime *m = idn_sample();
@@ -1139,7 +1154,7 @@ START_TEST(smtputf8_through_the_engine)
     ck_assert_int_eq(esmtp_message_status(msg), ESMTP_STATUS_OK);
     free(mail);
     free(data);
-    esmtp_session_free(g.s);
+    srv_free(&g);
 
     /* asked for, but not offered: the usual 7-bit header, no SMTPUTF8 */
     m = idn_sample();
@@ -1155,7 +1170,7 @@ START_TEST(smtputf8_through_the_engine)
     ck_assert_int_eq(esmtp_message_status(msg), ESMTP_STATUS_OK);
     free(mail);
     free(data);
-    esmtp_session_free(g.s);
+    srv_free(&g);
 
     /* a non-ASCII local part in Cc, offered: SMTPUTF8; the addresses as
      * given, the Subject still encoded (not asked for) */
@@ -1172,23 +1187,17 @@ START_TEST(smtputf8_through_the_engine)
     ck_assert_ptr_nonnull(strstr(data, "<ls@" JP_DOMAIN ">"));
     ck_assert_ptr_nonnull(strstr(data, "\r\nSubject: =?UTF-8?B?5L2g5aW9?= world\r\n"));
     free(data);
-    esmtp_session_free(g.s);
+    srv_free(&g);
 
     /* the same, not offered: the message fails before any data is sent,
      * even with an ASCII envelope chosen by the caller */
     m = idn_sample();
     esmtp_mime_add_addresses(m, ESMTP_MIME_CC, YONGHU "@" JP_DOMAIN);
-    memset(&g, 0, sizeof g);
-    ck_assert_int_eq(esmtp_session_new(&g.s), 0);
-    esmtp_session_set_tls(g.s, ESMTP_TLS_NONE);
-    g.e = &g.s->eng;
-    g.s->helo = "client.test";
-    ck_assert_int_eq(esmtp_session_add_message(g.s, &msg), 0);
+    msg = srv_message(&g);
     ck_assert_int_eq(esmtp_message_set_reverse_path(msg, "bounce@example.org"), 0);
     ck_assert_int_eq(esmtp_message_add_recipient(msg, "x@example.org", NULL), 0);
     ck_assert_int_eq(esmtp_mime_attach(msg, m), 0);
-    ck_assert_int_eq(engine_init(g.e, g.s), 0);
-    ck_assert_int_eq(engine_connected(g.e), 0);
+    ck_assert_int_eq(engine_connected(g.e, "client.test"), 0);
     srv_feed(&g, "220 mail.test\r\n");
     free(srv_out(&g));
     srv_feed(&g, EHLO_ASCII);
@@ -1197,7 +1206,7 @@ START_TEST(smtputf8_through_the_engine)
     free(env);
     ck_assert_int_eq(esmtp_message_status(msg), ESMTP_STATUS_PERMFAIL);
     ck_assert_ptr_nonnull(strstr(esmtp_message_text(msg), "SMTPUTF8"));
-    esmtp_session_free(g.s);
+    srv_free(&g);
 }
 END_TEST
 

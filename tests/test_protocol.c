@@ -10,60 +10,95 @@
 #include "run_suite.h"
 
 typedef struct rig {
-    esmtp_session *s;
+    engine eng;
     engine *e;
+    engine_config cfg;          /* what the test sets before rig_start */
+    const char *user, *password;
+    esmtp_message *msgs[8];
+    size_t nmsgs;
     int events[16];
     ebuf transcript;
     int abort_on;
 } rig;
 
-static int on_progress(esmtp_session *s, esmtp_event ev, esmtp_message *m, esmtp_recipient *r,
-                       uint64_t bytes, void *ud)
+static int on_event(void *ud, esmtp_event ev, esmtp_message *m, esmtp_recipient *r,
+                    uint64_t bytes)
 {
-    (void)s, (void)m, (void)r, (void)bytes;
+    (void)m, (void)r, (void)bytes;
     rig *g = ud;
     g->events[ev]++;
     return g->abort_on == (int)ev;
 }
 
-static void on_transcript(esmtp_session *s, esmtp_direction d, const char *line, size_t len,
-                          void *ud)
+static void on_transcript(void *ud, esmtp_direction d, const char *line, size_t len)
 {
-    (void)s;
     rig *g = ud;
     ebuf_append_str(&g->transcript, d == ESMTP_FROM_CLIENT ? "C:" : d == ESMTP_FROM_SERVER ? "S:" : "L:");
     ebuf_append(&g->transcript, line, len);
     ebuf_append_str(&g->transcript, "\n");
 }
 
+static int on_credentials(void *ud, sasl_creds *creds, unsigned char cb[32], char *token,
+                          size_t cap)
+{
+    (void)cb, (void)token, (void)cap;
+    rig *g = ud;
+    creds->user = g->user;
+    creds->password = g->password;
+    return 0;
+}
+
+static const engine_ops rig_ops = {on_event, on_transcript, on_credentials};
+
+/* An engine with the test's callbacks and no session above it. */
 static void rig_init(rig *g)
 {
     memset(g, 0, sizeof *g);
     g->abort_on = -1;
-    ck_assert_int_eq(esmtp_session_new(&g->s), 0);
-    esmtp_session_set_progress_cb(g->s, on_progress, g);
-    esmtp_session_set_transcript_cb(g->s, on_transcript, g);
-    esmtp_session_set_tls(g->s, ESMTP_TLS_NONE);
-    g->e = &g->s->eng;
-    g->s->helo = "client.test";
+    g->e = &g->eng;
+    g->cfg.tls = ENGINE_TLS_NONE;
+    g->cfg.pipelining = 1;
+    g->cfg.chunking = 1;
+}
+
+static void rig_engine(rig *g)
+{
+    ck_assert_int_eq(engine_init(g->e, &g->cfg, &rig_ops, g, g->msgs, g->nmsgs), 0);
 }
 
 static void rig_start(rig *g)
 {
-    ck_assert_int_eq(engine_init(g->e, g->s), 0);
-    ck_assert_int_eq(engine_connected(g->e), 0);
+    rig_engine(g);
+    ck_assert_int_eq(engine_connected(g->e, "client.test"), 0);
 }
 
 static void rig_free(rig *g)
 {
     ebuf_free(&g->transcript);
-    esmtp_session_free(g->s);
+    engine_free(g->e);
+    for (size_t i = 0; i < g->nmsgs; i++)
+        message_free(g->msgs[i]);
+}
+
+/* A new empty message, sent in the order added. */
+static esmtp_message *rig_message(rig *g)
+{
+    ck_assert_uint_lt(g->nmsgs, sizeof g->msgs / sizeof *g->msgs);
+    ck_assert_int_eq(message_new(&g->msgs[g->nmsgs], NULL), 0);
+    return g->msgs[g->nmsgs++];
+}
+
+/* Asks for AUTH with the test's credentials. */
+static void rig_auth(rig *g, const char *user, const char *password)
+{
+    g->cfg.want_auth = 1;
+    g->user = user;
+    g->password = password;
 }
 
 static esmtp_message *add(rig *g, const char *from, const char *const *to, const char *body)
 {
-    esmtp_message *m;
-    ck_assert_int_eq(esmtp_session_add_message(g->s, &m), 0);
+    esmtp_message *m = rig_message(g);
     ck_assert_int_eq(esmtp_message_set_reverse_path(m, from), 0);
     for (; *to; to++)
         ck_assert_int_eq(esmtp_message_add_recipient(m, *to, NULL), 0);
@@ -109,8 +144,8 @@ START_TEST(pipelined_envelope_in_one_write)
     rig_init(&g);
     esmtp_message *m = add(&g, "s@x.test", AB, "Subject: t\r\n\r\nhi\r\n");
     greet(&g, EHLO_PIPE);
-    ck_assert_ptr_nonnull(esmtp_session_extension(g.s, "pipelining"));
-    ck_assert_str_eq(esmtp_session_extension(g.s, "size"), "1000");
+    ck_assert_ptr_nonnull(engine_extension(g.e, "pipelining"));
+    ck_assert_str_eq(engine_extension(g.e, "size"), "1000");
     expect_out(&g, "MAIL FROM:<s@x.test> SIZE=18\r\nRCPT TO:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n");
     ck_assert_int_eq(feed(&g, "250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 no such user\r\n"), 0);
     ck_assert_int_eq(engine_phase(g.e), ESMTP_TIMEOUT_DATA_INIT);
@@ -120,7 +155,7 @@ START_TEST(pipelined_envelope_in_one_write)
     ck_assert_int_eq(feed(&g, "250 2.0.0 queued as X\r\n"), 0);
     expect_out(&g, "QUIT\r\n");
     ck_assert_int_eq(feed(&g, "221 bye\r\n"), 0);
-    ck_assert(g.e->done);
+    ck_assert(engine_done(g.e));
     ck_assert_int_eq(g.e->error, 0);
 
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_OK);
@@ -163,8 +198,8 @@ START_TEST(next_message_follows_the_dot)
     feed(&g, "250 ok2\r\n");
     expect_out(&g, "QUIT\r\n");
     feed(&g, "221 bye\r\n");
-    ck_assert_str_eq(esmtp_message_text(esmtp_session_message(g.s, 0)), "ok1");
-    ck_assert_str_eq(esmtp_message_text(esmtp_session_message(g.s, 1)), "ok2");
+    ck_assert_str_eq(esmtp_message_text(g.msgs[0]), "ok1");
+    ck_assert_str_eq(esmtp_message_text(g.msgs[1]), "ok2");
     ck_assert_int_eq(g.e->error, 0);
     rig_free(&g);
 }
@@ -184,8 +219,8 @@ static void one_at_a_time(rig *g)
     feed(g, "250 done\r\n");
     expect_out(g, "QUIT\r\n");
     feed(g, "221 bye\r\n");
-    ck_assert(g->e->done);
-    ck_assert_int_eq(esmtp_message_status(esmtp_session_message(g->s, 0)), ESMTP_STATUS_OK);
+    ck_assert(engine_done(g->e));
+    ck_assert_int_eq(esmtp_message_status(g->msgs[0]), ESMTP_STATUS_OK);
 }
 
 START_TEST(without_pipelining_one_command_at_a_time)
@@ -203,7 +238,7 @@ START_TEST(pipelining_switched_off_by_caller)
 {
     rig g;
     rig_init(&g);
-    esmtp_session_set_pipelining(g.s, 0);
+    g.cfg.pipelining = 0;
     add(&g, "s@x.test", AB, "body");
     greet(&g, "250-mail.test\r\n250 PIPELINING\r\n");
     one_at_a_time(&g);
@@ -219,7 +254,7 @@ START_TEST(ehlo_refused_falls_back_to_helo)
     greet(&g, "502 5.5.2 what?\r\n");
     expect_out(&g, "HELO client.test\r\n");
     feed(&g, "250 hello\r\n");
-    ck_assert_ptr_null(esmtp_session_extension(g.s, "PIPELINING"));
+    ck_assert_ptr_null(engine_extension(g.e, "PIPELINING"));
     expect_out(&g, "MAIL FROM:<s@x.test>\r\n");
     rig_free(&g);
 }
@@ -234,10 +269,10 @@ START_TEST(greeting_554_refuses_and_quits)
     feed(&g, "554 5.7.1 no service for you\r\n");
     expect_out(&g, "QUIT\r\n");
     ck_assert_int_eq(feed(&g, "221 bye\r\n"), ESMTP_EREFUSED);
-    ck_assert(g.e->done);
+    ck_assert(engine_done(g.e));
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_PERMFAIL);
     ck_assert_int_eq(esmtp_recipient_code(esmtp_message_recipient(m, 0)), 554);
-    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "554 5.7.1 no service for you"));
+    ck_assert_ptr_nonnull(strstr(engine_detail(g.e), "554 5.7.1 no service for you"));
     rig_free(&g);
 }
 END_TEST
@@ -249,11 +284,11 @@ START_TEST(greeting_421_ends_session)
     esmtp_message *m = add(&g, "s@x.test", A, "body\r\n");
     rig_start(&g);
     ck_assert_int_eq(feed(&g, "421 4.3.2 busy\r\n"), ESMTP_ESERVICE);
-    ck_assert(g.e->done);
+    ck_assert(engine_done(g.e));
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
     ck_assert_int_eq(esmtp_message_code(m), 421);
-    ck_assert_int_eq(esmtp_session_reply_code(g.s), 421);
-    ck_assert_str_eq(esmtp_session_enhanced_code(g.s), "4.3.2");
+    ck_assert_int_eq(engine_fail_code(g.e), 421);
+    ck_assert_str_eq(engine_fail_enhanced(g.e), "4.3.2");
     rig_free(&g);
 }
 END_TEST
@@ -267,7 +302,7 @@ START_TEST(reply_421_mid_session_fails_everything_unfinished)
     greet(&g, EHLO_PIPE);
     free(drain(&g));
     ck_assert_int_eq(feed(&g, "250 ok\r\n250 ok\r\n421 4.4.2 closing\r\n"), ESMTP_ESERVICE);
-    ck_assert(g.e->done);
+    ck_assert(engine_done(g.e));
     ck_assert_int_eq(esmtp_message_status(m1), ESMTP_STATUS_TEMPFAIL);
     ck_assert_int_eq(esmtp_message_status(m2), ESMTP_STATUS_TEMPFAIL);
     for (size_t i = 0; i < 2; i++) {
@@ -497,7 +532,7 @@ START_TEST(undeclared_8bit_stream_drops_connection)
     rig_init(&g);
     int calls = 0;
     esmtp_message *m;
-    esmtp_session_add_message(g.s, &m);
+    m = rig_message(&g);
     esmtp_message_set_reverse_path(m, "s@x.test");
     esmtp_message_add_recipient(m, "a@x.test", NULL);
     esmtp_message_set_body_cb(m, read_8bit, &calls);
@@ -507,7 +542,7 @@ START_TEST(undeclared_8bit_stream_drops_connection)
     const char *p;
     size_t n;
     ck_assert_int_eq(engine_output(g.e, &p, &n), ESMTP_E8BIT);
-    ck_assert(g.e->done);
+    ck_assert(engine_done(g.e));
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_PERMFAIL);
     rig_free(&g);
 }
@@ -522,7 +557,7 @@ START_TEST(protocol_errors)
     free(drain(&g));
     ck_assert_int_eq(feed(&g, "250 ok\r\n25x oops\r\n"), ESMTP_EPROTO);
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
-    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "malformed"));
+    ck_assert_ptr_nonnull(strstr(engine_detail(g.e), "malformed"));
     rig_free(&g);
 
     /* While the body is sent no reply is due. */
@@ -531,7 +566,7 @@ START_TEST(protocol_errors)
     greet(&g, EHLO_PIPE);
     free(drain(&g));
     ck_assert_int_eq(feed(&g, "250 ok\r\n250 ok\r\n354 go\r\n250 unasked\r\n"), ESMTP_EPROTO);
-    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "nobody asked for"));
+    ck_assert_ptr_nonnull(strstr(engine_detail(g.e), "nobody asked for"));
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
     rig_free(&g);
 }
@@ -587,24 +622,24 @@ START_TEST(addresses_with_line_breaks_are_refused)
 }
 END_TEST
 
-static void tls_rig(rig *g, esmtp_tls_mode mode)
+static void tls_rig(rig *g, engine_tls mode)
 {
     rig_init(g);
-    esmtp_session_set_tls(g->s, mode);
+    g->cfg.tls = mode;
     add(g, "s@x.test", A, "one\r\n");
 }
 
 START_TEST(starttls_then_ehlo_again)
 {
     rig g;
-    tls_rig(&g, ESMTP_TLS_STARTTLS);
+    tls_rig(&g, ENGINE_STARTTLS_REQUIRED);
     greet(&g, "250-mail.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
     expect_out(&g, "STARTTLS\r\n");
     ck_assert_int_eq(feed(&g, "220 2.0.0 go ahead\r\n"), 0);
-    ck_assert(g.e->starttls_go);
+    ck_assert(engine_wants_tls(g.e));
     ck_assert_int_eq(engine_tls_started(g.e), 0);
     /* what was learned in clear is forgotten */
-    ck_assert_ptr_null(esmtp_session_extension(g.s, "PIPELINING"));
+    ck_assert_ptr_null(engine_extension(g.e, "PIPELINING"));
     expect_out(&g, "EHLO client.test\r\n");
     feed(&g, "250-mail.test\r\n250 SIZE 100\r\n");
     expect_out(&g, "MAIL FROM:<s@x.test> SIZE=5\r\n");
@@ -615,18 +650,18 @@ END_TEST
 START_TEST(starttls_injection_is_refused)
 {
     rig g;
-    tls_rig(&g, ESMTP_TLS_STARTTLS);
-    esmtp_message *m = esmtp_session_message(g.s, 0);
+    tls_rig(&g, ENGINE_STARTTLS_REQUIRED);
+    esmtp_message *m = g.msgs[0];
     greet(&g, "250-mail.test\r\n250 STARTTLS\r\n");
     expect_out(&g, "STARTTLS\r\n");
     ck_assert_int_eq(feed(&g, "220 go ahead\r\n250-injected\r\n"), ESMTP_EPROTO);
-    ck_assert(g.e->done);
-    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "injection"));
+    ck_assert(engine_done(g.e));
+    ck_assert_ptr_nonnull(strstr(engine_detail(g.e), "injection"));
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
     rig_free(&g);
 
     /* even a partial line after the 220 */
-    tls_rig(&g, ESMTP_TLS_STARTTLS);
+    tls_rig(&g, ENGINE_STARTTLS_REQUIRED);
     greet(&g, "250-mail.test\r\n250 STARTTLS\r\n");
     free(drain(&g));
     ck_assert_int_eq(feed(&g, "220 go ahead\r\nX"), ESMTP_EPROTO);
@@ -637,22 +672,22 @@ END_TEST
 START_TEST(starttls_required_but_missing_stops_before_mail)
 {
     rig g;
-    tls_rig(&g, ESMTP_TLS_STARTTLS);
-    esmtp_message *m = esmtp_session_message(g.s, 0);
+    tls_rig(&g, ENGINE_STARTTLS_REQUIRED);
+    esmtp_message *m = g.msgs[0];
     greet(&g, "250-mail.test\r\n250 PIPELINING\r\n");
     expect_out(&g, "QUIT\r\n");
     ck_assert_int_eq(feed(&g, "221 bye\r\n"), ESMTP_ENOTLS);
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
-    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "STARTTLS"));
+    ck_assert_ptr_nonnull(strstr(engine_detail(g.e), "STARTTLS"));
     rig_free(&g);
 
-    tls_rig(&g, ESMTP_TLS_STARTTLS);
+    tls_rig(&g, ENGINE_STARTTLS_REQUIRED);
     greet(&g, "250-mail.test\r\n250 STARTTLS\r\n");
     expect_out(&g, "STARTTLS\r\n");
     feed(&g, "454 4.7.0 TLS not available\r\n");
     expect_out(&g, "QUIT\r\n");
     ck_assert_int_eq(feed(&g, "221 bye\r\n"), ESMTP_ENOTLS);
-    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "454 4.7.0 TLS not available"));
+    ck_assert_ptr_nonnull(strstr(engine_detail(g.e), "454 4.7.0 TLS not available"));
     rig_free(&g);
 }
 END_TEST
@@ -660,12 +695,12 @@ END_TEST
 START_TEST(starttls_optional_goes_on_in_clear)
 {
     rig g;
-    tls_rig(&g, ESMTP_TLS_STARTTLS_OPTIONAL);
+    tls_rig(&g, ENGINE_STARTTLS_OPTIONAL);
     greet(&g, "250-mail.test\r\n250 8BITMIME\r\n");
     expect_out(&g, "MAIL FROM:<s@x.test>\r\n");
     rig_free(&g);
 
-    tls_rig(&g, ESMTP_TLS_STARTTLS_OPTIONAL);
+    tls_rig(&g, ENGINE_STARTTLS_OPTIONAL);
     greet(&g, "250-mail.test\r\n250 STARTTLS\r\n");
     expect_out(&g, "STARTTLS\r\n");
     feed(&g, "454 4.7.0 not now\r\n");
@@ -677,8 +712,8 @@ END_TEST
 static void auth_rig(rig *g, int allow_plaintext)
 {
     rig_init(g);
-    esmtp_session_set_auth(g->s, "user", "pass");
-    esmtp_session_set_allow_plaintext_auth(g->s, allow_plaintext);
+    rig_auth(g, "user", "pass");
+    g->cfg.allow_plaintext_auth = allow_plaintext;
     add(g, "s@x.test", A, "one\r\n");
 }
 
@@ -686,11 +721,11 @@ START_TEST(auth_refuses_password_in_clear)
 {
     rig g;
     auth_rig(&g, 0);
-    esmtp_message *m = esmtp_session_message(g.s, 0);
+    esmtp_message *m = g.msgs[0];
     greet(&g, "250-mail.test\r\n250 AUTH PLAIN LOGIN CRAM-MD5\r\n");
     expect_out(&g, "QUIT\r\n");
     ck_assert_int_eq(feed(&g, "221 bye\r\n"), ESMTP_ENOMECH);
-    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "need TLS"));
+    ck_assert_ptr_nonnull(strstr(engine_detail(g.e), "need TLS"));
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
     rig_free(&g);
 
@@ -698,7 +733,7 @@ START_TEST(auth_refuses_password_in_clear)
     greet(&g, "250-mail.test\r\n250 PIPELINING\r\n");
     expect_out(&g, "QUIT\r\n");
     ck_assert_int_eq(feed(&g, "221 bye\r\n"), ESMTP_ENOMECH);
-    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "does not offer AUTH"));
+    ck_assert_ptr_nonnull(strstr(engine_detail(g.e), "does not offer AUTH"));
     rig_free(&g);
 }
 END_TEST
@@ -718,7 +753,7 @@ START_TEST(auth_plain_redacted_then_mail)
     rig_free(&g);
 
     auth_rig(&g, 1);
-    esmtp_session_set_transcript_secrets(g.s, 1);
+    g.cfg.show_secrets = 1;
     greet(&g, "250-mail.test\r\n250 AUTH LOGIN\r\n");
     expect_out(&g, "AUTH LOGIN\r\n");
     feed(&g, "334 VXNlcm5hbWU6\r\n");
@@ -734,7 +769,7 @@ START_TEST(auth_failure_stops_with_the_reply)
 {
     rig g;
     auth_rig(&g, 1);
-    esmtp_message *m = esmtp_session_message(g.s, 0);
+    esmtp_message *m = g.msgs[0];
     greet(&g, "250-mail.test\r\n250 AUTH PLAIN\r\n");
     free(drain(&g));
     feed(&g, "535 5.7.8 Authentication credentials invalid\r\n");
@@ -742,9 +777,9 @@ START_TEST(auth_failure_stops_with_the_reply)
     ck_assert_int_eq(feed(&g, "221 bye\r\n"), ESMTP_EAUTH);
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_PERMFAIL);
     ck_assert_int_eq(esmtp_message_code(m), 535);
-    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "535 5.7.8 Authentication credentials invalid"));
-    ck_assert_int_eq(esmtp_session_reply_code(g.s), 535);
-    ck_assert_str_eq(esmtp_session_enhanced_code(g.s), "5.7.8");
+    ck_assert_ptr_nonnull(strstr(engine_detail(g.e), "535 5.7.8 Authentication credentials invalid"));
+    ck_assert_int_eq(engine_fail_code(g.e), 535);
+    ck_assert_str_eq(engine_fail_enhanced(g.e), "5.7.8");
     rig_free(&g);
 }
 END_TEST
@@ -753,7 +788,7 @@ START_TEST(auth_bad_challenge_is_cancelled)
 {
     rig g;
     auth_rig(&g, 1);
-    esmtp_session_set_auth_mechanisms(g.s, "SCRAM-SHA-256");
+    g.cfg.auth_mechs = "SCRAM-SHA-256";
     greet(&g, "250-mail.test\r\n250 AUTH SCRAM-SHA-256\r\n");
     free(drain(&g));
     feed(&g, "334 bm90IHNjcmFt\r\n"); /* "not scram" */
@@ -761,7 +796,7 @@ START_TEST(auth_bad_challenge_is_cancelled)
     feed(&g, "501 5.0.0 cancelled\r\n");
     expect_out(&g, "QUIT\r\n");
     ck_assert_int_eq(feed(&g, "221 bye\r\n"), ESMTP_EAUTH);
-    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "cancelled"));
+    ck_assert_ptr_nonnull(strstr(engine_detail(g.e), "cancelled"));
     rig_free(&g);
 }
 END_TEST
@@ -774,7 +809,7 @@ START_TEST(auth_answered_with_2xx_delivers_nothing)
     for (size_t i = 0; i < sizeof answers / sizeof *answers; i++) {
         rig g;
         auth_rig(&g, 1);
-        esmtp_message *m = esmtp_session_message(g.s, 0);
+        esmtp_message *m = g.msgs[0];
         ck_assert_int_eq(esmtp_message_add_recipient(m, "b@y.test", NULL), 0);
         greet(&g, "250-mail.test\r\n250-PIPELINING\r\n250 AUTH PLAIN\r\n");
         expect_out(&g, "AUTH PLAIN AHVzZXIAcGFzcw==\r\n");
@@ -787,7 +822,7 @@ START_TEST(auth_answered_with_2xx_delivers_nothing)
             ck_assert_int_eq(esmtp_recipient_status(r), ESMTP_STATUS_TEMPFAIL);
             ck_assert_int_ne(esmtp_recipient_code(r), 250);
         }
-        ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "success code other than 235"));
+        ck_assert_ptr_nonnull(strstr(engine_detail(g.e), "success code other than 235"));
         ck_assert_int_eq(g.events[ESMTP_EVENT_AUTHENTICATED], 0);
         rig_free(&g);
     }
@@ -800,7 +835,7 @@ START_TEST(success_codes_out_of_place_deliver_nothing)
     /* 250 to STARTTLS: neither TLS nor a refusal */
     rig g;
     rig_init(&g);
-    esmtp_session_set_tls(g.s, ESMTP_TLS_STARTTLS);
+    g.cfg.tls = ENGINE_STARTTLS_REQUIRED;
     esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
     greet(&g, "250-mail.test\r\n250 STARTTLS\r\n");
     expect_out(&g, "STARTTLS\r\n");
@@ -832,9 +867,9 @@ START_TEST(unsolicited_reply_after_greeting_is_a_protocol_error)
     esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
     rig_start(&g);
     ck_assert_int_eq(feed(&g, "220 mail.test ESMTP\r\n250 surprise\r\n"), ESMTP_EPROTO);
-    ck_assert(g.e->done);
+    ck_assert(engine_done(g.e));
     ck_assert(!engine_wants_write(g.e));
-    ck_assert_ptr_nonnull(strstr(esmtp_session_detail(g.s), "nobody asked for: 250 surprise"));
+    ck_assert_ptr_nonnull(strstr(engine_detail(g.e), "nobody asked for: 250 surprise"));
     ck_assert_int_eq(esmtp_message_status(m), ESMTP_STATUS_TEMPFAIL);
     rig_free(&g);
 }
@@ -895,7 +930,7 @@ START_TEST(unsolicited_421_ends_the_session_as_service_closing)
         ck_assert_int_eq(esmtp_recipient_status(r), ESMTP_STATUS_TEMPFAIL);
         ck_assert_int_eq(esmtp_recipient_code(r), 421);
     }
-    ck_assert_int_eq(esmtp_session_reply_code(g.s), 421);
+    ck_assert_int_eq(engine_fail_code(g.e), 421);
     rig_free(&g);
 }
 END_TEST
@@ -905,7 +940,7 @@ START_TEST(output_before_anything_was_queued)
 {
     rig g;
     rig_init(&g);
-    ck_assert_int_eq(engine_init(g.e, g.s), 0);
+    rig_engine(&g);
     const char *p = NULL;
     size_t n = 1;
     ck_assert_int_eq(engine_output(g.e, &p, &n), 0);
@@ -936,7 +971,7 @@ START_TEST(providers)
     esmtp_session_new(&s);
     ck_assert_int_eq(esmtp_session_use_provider(s, "163"), 0);
     ck_assert_str_eq(s->host, "smtp.163.com");
-    ck_assert_int_eq(session_tls_mode(s), ESMTP_TLS_IMPLICIT);
+    ck_assert_int_eq(s->tls_mode, ESMTP_TLS_IMPLICIT);
     ck_assert_str_eq(s->auth_mechs, "LOGIN,PLAIN");
     ck_assert_int_eq(esmtp_session_use_provider(s, "nosuch"), ESMTP_EINVAL);
     esmtp_session_free(s);
@@ -976,7 +1011,7 @@ START_TEST(bdat_instead_of_data)
 
     /* chunking switched off: DATA */
     rig_init(&g);
-    esmtp_session_set_chunking(g.s, 0);
+    g.cfg.chunking = 0;
     add(&g, "s@x.test", A, "a\r\n");
     greet(&g, "250-mail.test\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
     expect_out(&g, "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
@@ -1222,14 +1257,14 @@ START_TEST(random_servers_leave_nothing_undecided)
         feed(&g, "220 hi\r\n");
         free(drain(&g));
         feed(&g, ehlo[(seed >> 16) % 5]);
-        for (int step = 0; step < 60 && !g.e->done; step++) {
+        for (int step = 0; step < 60 && !engine_done(g.e); step++) {
             free(drain(&g));
             seed = seed * 1103515245u + 12345u;
             feed(&g, replies[(seed >> 16) % 12]);
         }
         engine_closed(g.e, ESMTP_EIO, "end of the test");
-        for (size_t i = 0; i < esmtp_session_message_count(g.s); i++) {
-            esmtp_message *m = esmtp_session_message(g.s, i);
+        for (size_t i = 0; i < g.nmsgs; i++) {
+            esmtp_message *m = g.msgs[i];
             ck_assert_msg(esmtp_message_status(m) != ESMTP_STATUS_PENDING, "round %d", round);
             for (size_t j = 0; j < esmtp_message_recipient_count(m); j++)
                 ck_assert_msg(esmtp_recipient_status(esmtp_message_recipient(m, j)) !=
@@ -1276,7 +1311,7 @@ START_TEST(streamed_body_rewound_for_a_follow_up)
         rig_init(&g);
         stream st = {"streamed\r\n", 0, 0};
         esmtp_message *m;
-        esmtp_session_add_message(g.s, &m);
+        m = rig_message(&g);
         esmtp_message_set_reverse_path(m, "s@x.test");
         esmtp_message_add_recipient(m, two[0], NULL);
         esmtp_message_add_recipient(m, two[1], NULL);

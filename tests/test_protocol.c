@@ -1346,58 +1346,80 @@ END_TEST
 
 static Suite *protocol_suite(void)
 {
+    /* One TCase per sub-machine of the engine, and one for the small
+     * session-level API checks that need no server. */
     Suite *s = suite_create("protocol");
-    TCase *tc = tcase_create("engine");
-    tcase_add_test(tc, pipelined_envelope_in_one_write);
-    tcase_add_test(tc, next_message_follows_the_dot);
-    tcase_add_test(tc, without_pipelining_one_command_at_a_time);
-    tcase_add_test(tc, pipelining_switched_off_by_caller);
+    TCase *tc;
+
+    tc = tcase_create("setup");
     tcase_add_test(tc, ehlo_refused_falls_back_to_helo);
     tcase_add_test(tc, greeting_554_refuses_and_quits);
     tcase_add_test(tc, greeting_421_ends_session);
-    tcase_add_test(tc, reply_421_mid_session_fails_everything_unfinished);
-    tcase_add_test(tc, drop_after_dot_is_unknown_never_delivered);
-    tcase_add_test(tc, drop_before_dot_left_the_socket_is_tempfail);
-    tcase_add_test(tc, quit_reply_noise_is_not_a_failure);
-    tcase_add_test(tc, mail_refused_decides_recipients_and_no_rset);
-    tcase_add_test(tc, no_recipient_accepted_then_rset);
-    tcase_add_test(tc, data_go_ahead_without_recipients_sends_lone_dot);
-    tcase_add_test(tc, data_refused_then_rset_and_next);
-    tcase_add_test(tc, final_dot_refused);
-    tcase_add_test(tc, eight_bit_needs_8bitmime);
-    tcase_add_test(tc, size_limit_checked_before_sending);
-    tcase_add_test(tc, bare_newline_policy_reject);
-    tcase_add_test(tc, undeclared_8bit_stream_drops_connection);
+    tcase_add_test(tc, unsolicited_reply_after_greeting_is_a_protocol_error);
+    tcase_add_test(tc, unsolicited_421_ends_the_session_as_service_closing);
+    tcase_add_test(tc, output_before_anything_was_queued);
     tcase_add_test(tc, protocol_errors);
     tcase_add_test(tc, callback_abort);
     tcase_add_test(tc, transcript_shows_commands_and_replies_not_body);
-    tcase_add_test(tc, addresses_with_line_breaks_are_refused);
+    tcase_add_test(tc, quit_reply_noise_is_not_a_failure);
+    tcase_add_test(tc, random_servers_leave_nothing_undecided);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("starttls");
     tcase_add_test(tc, starttls_then_ehlo_again);
     tcase_add_test(tc, starttls_injection_is_refused);
     tcase_add_test(tc, starttls_required_but_missing_stops_before_mail);
     tcase_add_test(tc, starttls_optional_goes_on_in_clear);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("auth");
     tcase_add_test(tc, auth_refuses_password_in_clear);
     tcase_add_test(tc, auth_plain_redacted_then_mail);
     tcase_add_test(tc, auth_failure_stops_with_the_reply);
     tcase_add_test(tc, auth_bad_challenge_is_cancelled);
     tcase_add_test(tc, auth_answered_with_2xx_delivers_nothing);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("transaction");
+    tcase_add_test(tc, pipelined_envelope_in_one_write);
+    tcase_add_test(tc, next_message_follows_the_dot);
+    tcase_add_test(tc, without_pipelining_one_command_at_a_time);
+    tcase_add_test(tc, pipelining_switched_off_by_caller);
+    tcase_add_test(tc, reply_421_mid_session_fails_everything_unfinished);
+    tcase_add_test(tc, drop_after_dot_is_unknown_never_delivered);
+    tcase_add_test(tc, drop_before_dot_left_the_socket_is_tempfail);
+    tcase_add_test(tc, mail_refused_decides_recipients_and_no_rset);
+    tcase_add_test(tc, no_recipient_accepted_then_rset);
+    tcase_add_test(tc, data_go_ahead_without_recipients_sends_lone_dot);
+    tcase_add_test(tc, data_refused_then_rset_and_next);
+    tcase_add_test(tc, final_dot_refused);
     tcase_add_test(tc, success_codes_out_of_place_deliver_nothing);
-    tcase_add_test(tc, unsolicited_reply_after_greeting_is_a_protocol_error);
     tcase_add_test(tc, unsolicited_reply_without_pipelining_is_a_protocol_error);
     tcase_add_test(tc, replies_beyond_the_pipelined_ones_are_a_protocol_error);
-    tcase_add_test(tc, unsolicited_421_ends_the_session_as_service_closing);
-    tcase_add_test(tc, output_before_anything_was_queued);
-    tcase_add_test(tc, providers);
-    tcase_add_test(tc, every_error_has_a_description);
-    tcase_add_test(tc, bdat_instead_of_data);
-    tcase_add_test(tc, mail_parameters_refused_then_retried_without);
+    tcase_add_test(tc, eight_bit_needs_8bitmime);
+    tcase_add_test(tc, size_limit_checked_before_sending);
+    tcase_add_test(tc, bare_newline_policy_reject);
+    tcase_add_test(tc, undeclared_8bit_stream_drops_connection);
+    tcase_add_test(tc, addresses_with_line_breaks_are_refused);
     tcase_add_test(tc, dsn_parameters);
     tcase_add_test(tc, international_addresses);
     tcase_add_test(tc, requiretls_deliverby_priority);
-    tcase_add_test(tc, too_many_recipients_get_a_follow_up_transaction);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("bdat");
+    tcase_add_test(tc, bdat_instead_of_data);
     tcase_add_test(tc, binary_bodies_need_binarymime);
-    tcase_add_test(tc, random_servers_leave_nothing_undecided);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("followup-retry");
+    tcase_add_test(tc, mail_parameters_refused_then_retried_without);
+    tcase_add_test(tc, too_many_recipients_get_a_follow_up_transaction);
     tcase_add_test(tc, streamed_body_rewound_for_a_follow_up);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("api");
+    tcase_add_test(tc, providers);
+    tcase_add_test(tc, every_error_has_a_description);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -142,7 +142,26 @@ typedef struct lexer {
     const char *p;
     ebuf word;      /* the current phrase or addr-spec being collected */
     int err;
+    int nomem;      /* memory ran out: the list may well be valid */
 } lexer;
+
+/* Appends to a word being read; -1 when memory runs out. */
+static int lx_append(lexer *lx, ebuf *out, const void *s, size_t n)
+{
+    if (ebuf_append(out, s, n) == 0)
+        return 0;
+    lx->nomem = 1;
+    return -1;
+}
+
+/* addr_list_add for the parser: non-zero when the entry was not added. */
+static int lx_add(lexer *lx, addr_list *l, int kind, const char *name, size_t name_len,
+                  const char *addr, size_t addr_len)
+{
+    int rc = addr_list_add(l, kind, name, name_len, addr, addr_len);
+    lx->nomem |= rc == ESMTP_ENOMEM;
+    return rc;
+}
 
 static int is_atext(unsigned char c)
 {
@@ -180,20 +199,20 @@ static void skip_cfws(lexer *lx)
 static int read_quoted(lexer *lx, ebuf *out, int raw)
 {
     const char *p = lx->p + 1;
-    if (raw && ebuf_append(out, "\"", 1))
+    if (raw && lx_append(lx, out, "\"", 1))
         return -1;
     for (; *p && *p != '"'; p++) {
         if (*p == '\\' && p[1]) {
-            if (raw && ebuf_append(out, p, 1))
+            if (raw && lx_append(lx, out, p, 1))
                 return -1;
             p++;
         }
-        if (ebuf_append(out, p, 1))
+        if (lx_append(lx, out, p, 1))
             return -1;
     }
     if (*p != '"')
         return -1;
-    if (raw && ebuf_append(out, "\"", 1))
+    if (raw && lx_append(lx, out, "\"", 1))
         return -1;
     lx->p = p + 1;
     return 0;
@@ -210,7 +229,7 @@ static int read_phrase(lexer *lx, ebuf *out)
             return -1;
         const char *s = lx->p;
         if (*s == '"' || is_atext((unsigned char)*s) || (*s == '.' && words > 0)) {
-            if (words++ && ebuf_append(out, " ", 1))
+            if (words++ && lx_append(lx, out, " ", 1))
                 return -1;
             if (*s == '"') {
                 if (read_quoted(lx, out, 0))
@@ -218,7 +237,7 @@ static int read_phrase(lexer *lx, ebuf *out)
             } else {
                 while (is_atext((unsigned char)*lx->p) || *lx->p == '.')
                     lx->p++;
-                if (ebuf_append(out, s, (size_t)(lx->p - s)))
+                if (lx_append(lx, out, s, (size_t)(lx->p - s)))
                     return -1;
             }
             continue;
@@ -238,7 +257,7 @@ static int read_addr_spec(lexer *lx, ebuf *out)
         const char *s = lx->p;
         while (is_atext((unsigned char)*lx->p) || *lx->p == '.')
             lx->p++;
-        if (ebuf_append(out, s, (size_t)(lx->p - s)))
+        if (lx_append(lx, out, s, (size_t)(lx->p - s)))
             return -1;
     }
     if (*lx->p != '@')
@@ -253,7 +272,7 @@ static int read_addr_spec(lexer *lx, ebuf *out)
         while (is_atext((unsigned char)*lx->p) || *lx->p == '.')
             lx->p++;
     }
-    if (ebuf_append(out, s, (size_t)(lx->p - s)))
+    if (lx_append(lx, out, s, (size_t)(lx->p - s)))
         return -1;
     skip_cfws(lx);
     const char *a = ebuf_str(out);
@@ -283,7 +302,7 @@ static int read_mailbox(lexer *lx, addr_list *l)
     }
     if (!text_valid(ebuf_str(&name), 1))
         goto out;
-    rc = addr_list_add(l, ADDR_MAILBOX, name.data, name.len, spec.data, spec.len);
+    rc = lx_add(lx, l, ADDR_MAILBOX, name.data, name.len, spec.data, spec.len);
 out:
     ebuf_free(&name);
     ebuf_free(&spec);
@@ -305,7 +324,7 @@ static int read_address(lexer *lx, addr_list *l, int allow_groups)
     int rc = -1;
     lx->p++;
     if (!allow_groups || !text_valid(ebuf_str(&name), 1) ||
-        addr_list_add(l, ADDR_GROUP_START, name.data, name.len, NULL, 0))
+        lx_add(lx, l, ADDR_GROUP_START, name.data, name.len, NULL, 0))
         goto out;
     skip_cfws(lx);
     while (*lx->p != ';') {
@@ -319,7 +338,7 @@ static int read_address(lexer *lx, addr_list *l, int allow_groups)
     }
     lx->p++;
     skip_cfws(lx);
-    rc = addr_list_add(l, ADDR_GROUP_END, NULL, 0, NULL, 0);
+    rc = lx_add(lx, l, ADDR_GROUP_END, NULL, 0, NULL, 0);
 out:
     ebuf_free(&name);
     return rc;
@@ -330,7 +349,7 @@ int addr_list_parse(addr_list *l, const char *text, int allow_groups)
     if (!text_valid(text, 1))
         return ESMTP_EINVAL;
     size_t keep = l->n;
-    lexer lx = {text, {0}, 0};
+    lexer lx = {.p = text};
     int any = 0;
     for (;;) {
         skip_cfws(&lx);
@@ -352,7 +371,7 @@ int addr_list_parse(addr_list *l, const char *text, int allow_groups)
         return 0;
 fail:
     addr_list_truncate(l, keep);
-    return ESMTP_EINVAL;
+    return lx.nomem ? ESMTP_ENOMEM : ESMTP_EINVAL;
 }
 
 /* --------------------------------------------------------------- writing */

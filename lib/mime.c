@@ -388,13 +388,27 @@ static int set_body_text(esmtp_mime *mime, esmtp_mime_part **slot, const char *t
         return ESMTP_EINVAL;
     if (mime->body)
         return ESMTP_ESTATE;
-    if (!*slot) {
-        if ((rc = mime_new_part(mime, ROLE_PLAIN, slot)) != 0)
+    esmtp_mime_part *p = *slot;
+    if (!p) {
+        char *copy = mem_strdup(type);
+        if (!copy)
+            return ESMTP_ENOMEM;
+        if ((rc = mime_new_part(mime, ROLE_PLAIN, &p)) != 0) {
+            free(copy);
             return rc;
-        if ((rc = set_str(&(*slot)->type, type)) != 0)
-            return rc;
+        }
+        p->type = copy;
     }
-    return esmtp_mime_part_set_data(*slot, text, len);
+    rc = esmtp_mime_part_set_data(p, text, len);
+    if (rc && !*slot) {
+        /* The part just made is the last one: a failed call leaves no
+         * empty body behind. */
+        mime->nparts--;
+        part_free(p);
+        return rc;
+    }
+    *slot = p;
+    return rc;
 }
 
 int esmtp_mime_set_text(esmtp_mime *mime, const char *text, size_t len)
@@ -424,11 +438,16 @@ int esmtp_mime_add_inline(esmtp_mime *mime, const char *content_id, esmtp_mime_p
         return rc;
     if (!out || !content_id || !id_valid(content_id, strlen(content_id)))
         return ESMTP_EINVAL;
+    /* copied first, so that a failed call leaves no inline part behind */
+    char *cid = mem_strdup(content_id);
+    if (!cid)
+        return ESMTP_ENOMEM;
     esmtp_mime_part *p;
-    if ((rc = mime_new_part(mime, ROLE_INLINE, &p)) != 0)
+    if ((rc = mime_new_part(mime, ROLE_INLINE, &p)) != 0) {
+        free(cid);
         return rc;
-    if ((rc = set_str(&p->cid, content_id)) != 0)
-        return rc;
+    }
+    p->cid = cid;
     *out = p;
     return 0;
 }
@@ -738,23 +757,41 @@ int esmtp_mime_attach(esmtp_message *m, esmtp_mime *mime)
     int rc = esmtp_message_set_body_cb(m, message_body_cb, mime);
     if (rc)
         return rc;
-    if (!m->reverse_path) {
+    int had_sender = m->reverse_path != NULL;
+    size_t had_rcpts = m->nrcpts;
+    if (!had_sender) {
         const addr_list *l = sender->mailboxes ? sender : from;
         for (size_t i = 0; i < l->n; i++) {
             if (l->v[i].kind == ADDR_MAILBOX) {
-                if ((rc = esmtp_message_set_reverse_path(m, l->v[i].addr)) != 0)
-                    return rc;
+                rc = esmtp_message_set_reverse_path(m, l->v[i].addr);
                 break;
             }
         }
     }
-    if (m->nrcpts == 0) {
-        for (int f = ESMTP_MIME_TO; f <= ESMTP_MIME_BCC; f++) {
-            const addr_list *l = &mime->addrs[f];
-            for (size_t i = 0; i < l->n; i++)
-                if (l->v[i].kind == ADDR_MAILBOX && (rc = add_envelope_rcpt(m, l->v[i].addr)) != 0)
-                    return rc;
+    for (int f = ESMTP_MIME_TO; rc == 0 && had_rcpts == 0 && f <= ESMTP_MIME_BCC; f++) {
+        const addr_list *l = &mime->addrs[f];
+        for (size_t i = 0; rc == 0 && i < l->n; i++)
+            if (l->v[i].kind == ADDR_MAILBOX)
+                rc = add_envelope_rcpt(m, l->v[i].addr);
+    }
+    if (rc) {
+        /* The builder stays the caller's, who may free it: the message
+         * must not keep it as its body, nor half an envelope taken from
+         * its header (recipients just added hold nothing but their
+         * mailbox). */
+        m->read_cb = NULL;
+        m->read_ud = NULL;
+        m->body_set = 0;
+        if (!had_sender) {
+            free(m->reverse_path);
+            m->reverse_path = NULL;
         }
+        while (m->nrcpts > had_rcpts) {
+            esmtp_recipient *r = m->rcpts[--m->nrcpts];
+            free(r->mailbox);
+            free(r);
+        }
+        return rc;
     }
     m->prepare = message_prepare;
     m->prepare_ud = mime;

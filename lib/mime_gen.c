@@ -303,19 +303,31 @@ static int push_kid(esmtp_mime_part *parent, esmtp_mime_part *kid)
     return 0;
 }
 
+/* A part the generator makes itself, whole or not at all: one left without
+ * its type would be taken for an empty leaf by the next preparation. */
+static int auto_part(esmtp_mime *mime, esmtp_mime_part **slot, const char *type,
+                     enum part_src src)
+{
+    char *copy = mem_strdup(type);
+    esmtp_mime_part *p;
+    int rc = copy ? mime_new_part(mime, ROLE_PLAIN, &p) : ESMTP_ENOMEM;
+    if (rc) {
+        free(copy);
+        return rc;
+    }
+    p->type = copy;
+    p->src = src;
+    *slot = p;
+    return 0;
+}
+
 /* A multipart made by the simple API, reused on every preparation. */
 static int auto_node(esmtp_mime *mime, esmtp_mime_part **slot, const char *type)
 {
-    if (!*slot) {
-        int rc = mime_new_part(mime, ROLE_PLAIN, slot);
-        if (rc)
-            return rc;
-        if (!((*slot)->type = mem_strdup(type)))
-            return ESMTP_ENOMEM;
-        (*slot)->src = SRC_MULTI;
-    }
-    (*slot)->nkids = 0;
-    return 0;
+    int rc = *slot ? 0 : auto_part(mime, slot, type, SRC_MULTI);
+    if (rc == 0)
+        (*slot)->nkids = 0;
+    return rc;
 }
 
 /* Wraps main (may be NULL) and the parts of a role into a multipart. */
@@ -357,11 +369,8 @@ static int assemble(esmtp_mime *mime, esmtp_mime_part **root)
         (rc = wrap(mime, &mime->auto_mixed, "multipart/mixed", &main, ROLE_ATTACHMENT)) != 0)
         return rc;
     if (!main) { /* nothing at all: an empty text body */
-        if ((rc = mime_new_part(mime, ROLE_PLAIN, &mime->text)) != 0)
+        if ((rc = auto_part(mime, &mime->text, "text/plain", SRC_MEM)) != 0)
             return rc;
-        if (!(mime->text->type = mem_strdup("text/plain")))
-            return ESMTP_ENOMEM;
-        mime->text->src = SRC_MEM;
         main = mime->text;
     }
     *root = main;

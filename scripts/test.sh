@@ -11,8 +11,10 @@ state=$(mktemp -d /tmp/esmtp-test-servers.XXXXXX)
 tests/servers/ctl.sh start "$state"
 trap 'tests/servers/ctl.sh stop "$state" >/dev/null 2>&1 || true; rm -rf "$state"' EXIT INT TERM
 export ESMTP_TEST_ENV="$state/env"
+export ESMTP_TEST_REQUIRE_SERVERS=1 # a server that is not there fails, not skips
 
 [ -f build/build.ninja ] || meson setup build
+meson configure build -Dtsan=true # the thread test under ThreadSanitizer too
 [ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=false
 
 status=0

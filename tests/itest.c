@@ -45,12 +45,29 @@ char *itest_read_file(const char *path, size_t *len)
     return buf;
 }
 
+static const char *env_path(void)
+{
+    const char *path = getenv("ESMTP_TEST_ENV");
+    return path ? path : DEFAULT_ENV;
+}
+
+void itest_need_servers(void)
+{
+    if (access(env_path(), R_OK) == 0)
+        return;
+    const char *require = getenv("ESMTP_TEST_REQUIRE_SERVERS");
+    int required = require && strcmp(require, "1") == 0;
+    fprintf(stderr, "%s: the test servers are not running (no %s): start them with "
+                    "tests/servers/ctl.sh start DIR and set ESMTP_TEST_ENV=DIR/env, or use "
+                    "scripts/test.sh, which does both\n",
+            required ? "FAIL" : "SKIP", env_path());
+    exit(required ? 1 : 77);
+}
+
 const char *itest_env(const char *key)
 {
     static char *env;
-    const char *path = getenv("ESMTP_TEST_ENV");
-    if (!path)
-        path = DEFAULT_ENV;
+    const char *path = env_path();
     if (!env)
         env = itest_read_file(path, NULL);
     if (!env)

@@ -11,6 +11,12 @@
 /* The ways to run a session; each integration test runs through both. */
 enum { DRIVE_BLOCKING = 0, DRIVE_EVENT_LOOP = 1 };
 
+/* Called first by every program that needs the test servers: when they
+ * are not running (no env file), exits 77, which Meson reports as a skip,
+ * or 1 with ESMTP_TEST_REQUIRE_SERVERS=1 (scripts/test.sh and CI set it, so
+ * that a server that failed to start fails the run there). */
+void itest_need_servers(void);
+
 /* A value from the servers' env file (tests/servers/ctl.sh); aborts the
  * test with a clear message when the servers are not running. */
 const char *itest_env(const char *key);

@@ -381,5 +381,6 @@ static Suite *extensions_suite(void)
 
 int main(void)
 {
+    itest_need_servers();
     return run_suite(extensions_suite());
 }

@@ -476,5 +476,6 @@ static Suite *integration_suite(void)
 
 int main(void)
 {
+    itest_need_servers();
     return run_suite(integration_suite());
 }

@@ -135,5 +135,6 @@ static Suite *mime_send_suite(void)
 
 int main(void)
 {
+    itest_need_servers();
     return run_suite(mime_send_suite());
 }

@@ -447,5 +447,6 @@ static Suite *tls_suite(void)
 
 int main(void)
 {
+    itest_need_servers();
     return run_suite(tls_suite());
 }

@@ -170,7 +170,7 @@ def check(args, tmp, prefix, build, log):
     for var in ("PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR", "LD_LIBRARY_PATH",
                 "CPATH", "C_INCLUDE_PATH", "LIBRARY_PATH"):
         env.pop(var, None)
-    run([args.meson, "setup", "--prefix", prefix, "-Dtests=false", "-Dbenchmarks=false",
+    run([args.meson, "setup", "--prefix", prefix, "-Dtests=disabled", "-Dbenchmarks=false",
          build, args.source], log, env=env)
     run([args.meson, "compile", "-C", build], log, env=env)
     run([args.meson, "install", "-C", build, "--no-rebuild", "--quiet"], log, env=env)

@@ -305,6 +305,7 @@ END_TEST
 
 int main(int argc, char **argv)
 {
+    itest_need_servers();
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--no-tls") == 0) {
             with_tls = 0;

@@ -1,5 +1,5 @@
-/* The session behind the public opaque handle, shared by the session and
- * message files. Not installed. SPDX-License-Identifier: MIT */
+/* The session behind the public opaque handle, shared by session.c (its
+ * options and results), conn.c (its run) and message.c. Not installed. SPDX-License-Identifier: MIT */
 #ifndef ESMTP_INTERNAL_H
 #define ESMTP_INTERNAL_H
 
@@ -70,5 +70,11 @@ struct esmtp_session {
     char *resume_host;
     unsigned int resume_port;
 };
+
+/* Whether the session is between runs: most settings may change only then. */
+int session_idle(const esmtp_session *s);
+/* The TLS connection of the last run once its handshake is done, while its
+ * TLS object lives (until the next run or esmtp_session_free), or NULL. */
+tls_conn *session_tls(const esmtp_session *s);
 
 #endif

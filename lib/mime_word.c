@@ -396,8 +396,8 @@ void hw_text(hdrw *w, const char *utf8)
 
 /* Splits s at single spaces into tokens (extra spaces stay at the start of
  * the next token, so unfolding gives s back). dry: only checks that every
- * token fits HDR_RAW_WORD. */
-static int raw_tokens(hdrw *w, const char *s, size_t n, int dry)
+ * token, with the space before it, fits in max columns. */
+static int space_tokens(hdrw *w, const char *s, size_t n, size_t max, int dry)
 {
     for (size_t i = 0; i < n;) {
         size_t start = i;
@@ -405,7 +405,7 @@ static int raw_tokens(hdrw *w, const char *s, size_t n, int dry)
             i++;
         while (i < n && s[i] != ' ')
             i++;
-        if (dry && i - start + 1 > HDR_RAW_WORD)
+        if (dry && i - start + 1 > max)
             return 0;
         if (!dry)
             hw_token(w, s + start, i - start);
@@ -426,7 +426,8 @@ static int raw_phrase(hdrw *w, const char *utf8, size_t n)
             atoms = 0;
     }
     if (atoms)
-        return raw_tokens(w, utf8, n, 1) && raw_tokens(w, utf8, n, 0);
+        return space_tokens(w, utf8, n, HDR_RAW_WORD, 1) &&
+               space_tokens(w, utf8, n, HDR_RAW_WORD, 0);
     ebuf q = {0};
     int ok = ebuf_append(&q, "\"", 1) == 0;
     for (size_t i = 0; ok && i < n; i++) {
@@ -442,9 +443,9 @@ static int raw_phrase(hdrw *w, const char *utf8, size_t n)
         w->err = ESMTP_ENOMEM;
         return 1;
     }
-    ok = raw_tokens(w, q.data, q.len, 1);
+    ok = space_tokens(w, q.data, q.len, HDR_RAW_WORD, 1);
     if (ok)
-        raw_tokens(w, q.data, q.len, 0);
+        space_tokens(w, q.data, q.len, HDR_RAW_WORD, 0);
     ebuf_free(&q);
     return ok;
 }
@@ -465,16 +466,12 @@ void hw_phrase(hdrw *w, const char *utf8)
     if (!ascii && w->utf8_text && raw_phrase(w, utf8, n))
         return;
     if (ascii && atoms) {
-        for (const char *p = utf8; *p;) {
-            const char *e = strchr(p, ' ');
-            size_t k = e ? (size_t)(e - p) : strlen(p);
-            if (k + 1 > HDR_FOLD - 1) {
-                hw_encoded(w, (const unsigned char *)utf8, n, 1);
-                return;
-            }
-            hw_token(w, p, k);
-            p += k + (e != NULL);
-        }
+        /* every atom must fit on a line before any is written: a long one
+         * makes the whole name encoded words */
+        if (space_tokens(w, utf8, n, HDR_FOLD - 1, 1))
+            space_tokens(w, utf8, n, HDR_FOLD - 1, 0);
+        else
+            hw_encoded(w, (const unsigned char *)utf8, n, 1);
         return;
     }
     size_t esc = 0;

@@ -450,6 +450,23 @@ START_TEST(rfc2047_phrase)
 }
 END_TEST
 
+/* Found by fuzz_mime: short atoms before one too long for a line were
+ * written, then the whole name again as encoded words. */
+START_TEST(rfc2047_phrase_long_atom)
+{
+    char name[128] = "Li S";
+    memset(name + 4, 'c', 90);
+    strcpy(name + 94, "i");
+    char *f = field("From", name, 1);
+    ck_assert_uint_le(longest_line(f, strlen(f)), 78);
+    ck_assert(strncmp(f, "From: =?UTF-8?", 14) == 0);
+    char *back = undo_field(f);
+    ck_assert_str_eq(back, name);
+    free(back);
+    free(f);
+}
+END_TEST
+
 /* ----------------------------------------------------------- RFC 2231 */
 
 static char *filename_field(const char *name)
@@ -1236,6 +1253,7 @@ static Suite *mime_suite(void)
     tcase_add_test(tc, rfc2047_tab_folded);
     tcase_add_test(tc, rfc2047_tab_encoded);
     tcase_add_test(tc, rfc2047_phrase);
+    tcase_add_test(tc, rfc2047_phrase_long_atom);
     tcase_add_test(tc, rfc2231_filename);
     tcase_add_test(tc, rfc5322_addresses);
     tcase_add_test(tc, header_injection);

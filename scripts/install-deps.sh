@@ -1,10 +1,11 @@
 #!/bin/sh
 # Installs everything esmtp needs to build, test and run its demo on Debian 12 (as root).
-# Safe to run repeatedly: apt skips what is already there.
+# Safe to run repeatedly: apt skips what is already there. libunistring-dev is
+# for linking libesmtpc.a statically (libidn2 names it in its Libs.private).
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 need=""
-for p in meson ninja-build pkg-config gcc g++ clang libssl-dev libidn2-dev check \
+for p in meson ninja-build pkg-config gcc g++ clang libssl-dev libidn2-dev libunistring-dev check \
          python3-aiosmtpd postfix sasl2-bin libsasl2-modules openssl valgrind binutils \
          swaks libnet-ssleay-perl libauthen-sasl-perl libdigest-hmac-perl gsasl \
          ruby ruby-ffi abigail-tools groff-base; do

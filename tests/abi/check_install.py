@@ -164,6 +164,34 @@ def main():
     return 0 if ok else 1
 
 
+def check_static(args, tmp, libdir, src, log, env):
+    """libesmtpc.a: only esmtp_* defined globally (nothing internal can clash
+    with an embedder's names), and the consumer links it statically with
+    what pkg-config --static adds."""
+    archive = os.path.join(libdir, "libesmtpc.a")
+    if not os.path.isfile(archive):
+        problems.append(f"{archive} is not installed")
+        return
+    out = run(["nm", "-g", "--defined-only", archive], log, env=env)
+    leaked = [line.split()[-1] for line in out.splitlines()
+              if len(line.split()) == 3 and not line.split()[-1].startswith("esmtp_")]
+    if leaked:
+        problems.append(f"libesmtpc.a defines non-API global symbols: {' '.join(leaked[:10])}")
+    flags = shlex.split(run([args.pkg_config, "--static", "--cflags", "--libs", "esmtpc"],
+                            log, env=env))
+    flags = [archive if f == "-lesmtpc" else f for f in flags]
+    exe = os.path.join(tmp, "consumer-static")
+    run(args.cc + ["-std=c11", "-Wall", "-Wextra", "-Werror", src, "-o", exe] + flags,
+        log, env=env, cwd=tmp)
+    got = dict(line.split(" ", 1) for line in run([exe], log, env=env, cwd=tmp).splitlines()
+               if " " in line)
+    if got.get("version") != args.version:
+        problems.append(f"static consumer: esmtp_version() is {got.get('version')}, "
+                        f"expected {args.version}")
+    if got.get("loaded") != "(not found)":
+        problems.append(f"static consumer loaded {got['loaded']}: it should need no libesmtpc.so")
+
+
 def check(args, tmp, prefix, build, log):
     env = dict(os.environ)
     # Nothing from the calling build or the user may leak into the consumer.
@@ -218,6 +246,8 @@ def check(args, tmp, prefix, build, log):
     loaded = got.get("loaded", "")
     if not os.path.exists(loaded) or os.path.realpath(loaded) != os.path.realpath(libs[0]):
         problems.append(f"consumer loaded {loaded}, not the installed {libs[0]}")
+
+    check_static(args, tmp, libdir, src, log, env)
 
     if problems:
         print(f"FAIL: {len(problems)} install problem(s):", file=sys.stderr)

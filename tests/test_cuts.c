@@ -1,9 +1,10 @@
 /* Faults at every byte (issue 9). The engine is fed a real Postfix
  * session's replies cut short after each byte, and fed them only as far as
  * a server that stops reading at each byte of the client's output would
- * answer. Whatever the cut, the engine must end, decide every message and
- * recipient, and call a message delivered only on the whole 2xx reply to
- * its own end of data.
+ * answer; a live STARTTLS server in memory is cut after each byte of its
+ * TLS stream. Whatever the cut, the engine must end, decide every message
+ * and recipient, and call a message delivered only on the whole 2xx reply
+ * to its own end of data.
  *
  * The Postfix sessions are fixtures (tests/fixtures/cuts-*), recorded by
  * this program with --record (tests/fixtures/record-cuts.sh) rather than
@@ -16,10 +17,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "internal.h"
 #include "itest.h"
 #include "run_suite.h"
+#include "tls.h"
 
 /* ck_assert marks a point (a write to Check's log) on every success: too
  * slow for the checks after each of thousands of cuts. */
@@ -194,7 +202,7 @@ static int count_byte(reply_count *rc, char ch)
 
 /* The client's side of a run as an observer sees it. */
 typedef struct track {
-    scan out;            /* what the engine gave the socket */
+    scan out;            /* what the engine gave the socket (or TLS) */
     uint64_t sent;       /* how much of it it was told was sent */
     reply_count replies; /* the whole replies that reached it */
 } track;
@@ -260,6 +268,8 @@ static esmtp_timeout phase_awaited(const track *t)
 {
     if (t->replies.n == 0)
         return ESMTP_TIMEOUT_GREETING;
+    if (t->replies.n > t->out.n) /* all answered: the engine works (TLS) */
+        return ESMTP_TIMEOUT_COMMAND;
     const command *c = &t->out.cmds[t->replies.n - 1];
     if (c->kind != CC_LINE)
         return ESMTP_TIMEOUT_DATA_END;
@@ -486,6 +496,334 @@ START_TEST(server_stops_reading_at_every_byte)
 }
 END_TEST
 
+/* ------------------------------------------------------------ a STARTTLS server in memory */
+
+static SSL_CTX *server_ctx;
+static char ca_dir[256], ca_file[300];
+
+/* A throw-away self-signed certificate for mail.test, which the client
+ * trusts as its only CA. Ed25519 keeps thousands of handshakes fast. */
+static void tls_server_up(void)
+{
+    EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    X509 *cert = X509_new();
+    X509_EXTENSION *san = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, "DNS:mail.test");
+    ck_assert(key && cert && san);
+    X509_NAME *name = X509_get_subject_name(cert);
+    ck_assert(X509_set_version(cert, X509_VERSION_3) &&
+              ASN1_INTEGER_set(X509_get_serialNumber(cert), 1) &&
+              X509_gmtime_adj(X509_getm_notBefore(cert), -3600) &&
+              X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600) &&
+              X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                         (const unsigned char *)"mail.test", -1, -1, 0) &&
+              X509_set_issuer_name(cert, name) && X509_set_pubkey(cert, key) &&
+              X509_add_ext(cert, san, -1) && X509_sign(cert, key, NULL));
+    const char *tmp = getenv("TMPDIR");
+    snprintf(ca_dir, sizeof ca_dir, "%s/esmtp-cuts-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(ca_dir));
+    snprintf(ca_file, sizeof ca_file, "%s/ca.pem", ca_dir);
+    FILE *f = fopen(ca_file, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(PEM_write_X509(f, cert), 1);
+    ck_assert_int_eq(fclose(f), 0);
+    server_ctx = SSL_CTX_new(TLS_server_method());
+    ck_assert_ptr_nonnull(server_ctx);
+    ck_assert_int_eq(SSL_CTX_use_certificate(server_ctx, cert), 1);
+    ck_assert_int_eq(SSL_CTX_use_PrivateKey(server_ctx, key), 1);
+    X509_EXTENSION_free(san);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+}
+
+static void tls_server_down(void)
+{
+    SSL_CTX_free(server_ctx);
+    unlink(ca_file);
+    rmdir(ca_dir);
+}
+
+/* A scripted SMTP server: greeting, EHLO (STARTTLS in clear, PIPELINING
+ * and CHUNKING under TLS), STARTTLS, MAIL, RCPT, DATA and its dot, BDAT,
+ * QUIT; it writes its replies when it has read all it was given, as
+ * servers flush. */
+typedef struct peer {
+    SSL *ssl;          /* NULL while in clear */
+    scan in;           /* the client's commands, decrypted */
+    size_t answered;
+    size_t queued;     /* messages accepted */
+    int closed;        /* QUIT was answered */
+    ebuf replies;      /* answered, not yet written */
+    ebuf out;          /* every byte sent: in clear, then TLS records */
+} peer;
+
+static void peer_say(peer *p, const char *text)
+{
+    require(ebuf_append_str(&p->replies, text) == 0, "out of memory");
+}
+
+static void peer_flush(peer *p)
+{
+    if (!p->ssl) {
+        if (p->replies.len)
+            require(ebuf_append(&p->out, p->replies.data, p->replies.len) == 0, "out of memory");
+    } else {
+        if (p->replies.len)
+            require(SSL_write(p->ssl, p->replies.data, (int)p->replies.len) ==
+                        (int)p->replies.len, "the server cannot write");
+        char buf[4096];
+        int n;
+        while ((n = BIO_read(SSL_get_wbio(p->ssl), buf, sizeof buf)) > 0)
+            require(ebuf_append(&p->out, buf, (size_t)n) == 0, "out of memory");
+    }
+    ebuf_clear(&p->replies);
+}
+
+static void peer_start_tls(peer *p)
+{
+    BIO *rd = BIO_new(BIO_s_mem()), *wr = BIO_new(BIO_s_mem());
+    p->ssl = SSL_new(server_ctx);
+    require(rd && wr && p->ssl, "cannot make the server's TLS");
+    BIO_set_mem_eof_return(rd, -1);
+    SSL_set_bio(p->ssl, rd, wr);
+    SSL_set_accept_state(p->ssl);
+}
+
+static void peer_answer(peer *p, const command *c)
+{
+    char text[64];
+    if (c->kind == CC_DOT || c->kind == CC_LAST_CHUNK) {
+        snprintf(text, sizeof text, "250 2.0.0 Ok: queued as Q%zu\r\n", ++p->queued);
+        peer_say(p, text);
+    } else if (c->kind == CC_CHUNK) {
+        peer_say(p, "250 2.0.0 Ok: chunk received\r\n");
+    } else if (is_verb(&p->in, c, "EHLO")) {
+        peer_say(p, p->ssl ? "250-mail.test\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n"
+                           : "250-mail.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
+    } else if (is_verb(&p->in, c, "STARTTLS")) {
+        peer_say(p, "220 2.0.0 Ready to start TLS\r\n");
+        peer_flush(p);
+        peer_start_tls(p);
+    } else if (is_verb(&p->in, c, "MAIL")) {
+        peer_say(p, "250 2.1.0 Ok\r\n");
+    } else if (is_verb(&p->in, c, "RCPT")) {
+        peer_say(p, "250 2.1.5 Ok\r\n");
+    } else if (is_verb(&p->in, c, "DATA")) {
+        peer_say(p, "354 End data with <CR><LF>.<CR><LF>\r\n");
+    } else if (is_verb(&p->in, c, "QUIT")) {
+        peer_say(p, "221 2.0.0 Bye\r\n");
+        peer_flush(p);
+        if (p->ssl)
+            SSL_shutdown(p->ssl); /* close_notify */
+        p->closed = 1;
+    } else {
+        ck_abort_msg("the server got \"%.*s\"", (int)c->line_len, p->in.bytes.data + c->start);
+    }
+}
+
+/* Bytes from the client. */
+static void peer_recv(peer *p, const char *data, size_t n)
+{
+    if (p->closed)
+        return;
+    if (!p->ssl) {
+        scan_more(&p->in, data, n);
+    } else {
+        require(BIO_write(SSL_get_rbio(p->ssl), data, (int)n) == (int)n, "out of memory");
+        char buf[16384];
+        int got;
+        while ((got = SSL_read(p->ssl, buf, sizeof buf)) > 0)
+            scan_more(&p->in, buf, (size_t)got);
+        require(SSL_get_error(p->ssl, got) == SSL_ERROR_WANT_READ, "the server's TLS failed");
+    }
+    while (!p->closed && p->answered < p->in.n)
+        peer_answer(p, &p->in.cmds[p->answered++]);
+    peer_flush(p);
+}
+
+static void peer_free(peer *p)
+{
+    SSL_free(p->ssl);
+    ebuf_free(&p->in.bytes);
+    ebuf_free(&p->replies);
+    ebuf_free(&p->out);
+}
+
+/* ------------------------------------------------------------ the client's pump */
+
+/* The client's connection, pumped between the socket (here: memory) and
+ * the engine as lib/session.c pumps it: receive(), transmit() and
+ * start_tls() there, without the session's port-mode check, progress
+ * events and TLS resumption. */
+typedef struct client {
+    tls_conn *tls;     /* NULL while in clear */
+    int handshaking;
+    size_t tls_out_off;       /* sent part of tls_output() */
+    size_t tls_plain_pending; /* plaintext encrypted but not yet on the wire */
+} client;
+
+static void client_start_tls(rig *g, client *c)
+{
+    char why[300];
+    tls_config cfg = {.ca_file = ca_file, .min_version = ESMTP_TLS_1_2};
+    int rc = tls_new(&c->tls, &cfg, "mail.test", NULL, why, sizeof why);
+    if (rc == 0) {
+        c->handshaking = 1;
+        rc = tls_handshake(c->tls, why, sizeof why); /* queues the ClientHello */
+    }
+    if (rc < 0)
+        engine_closed(g->e, rc, why);
+}
+
+static void client_receive(rig *g, client *c, track *t, const char *buf, size_t n)
+{
+    engine *e = g->e;
+    if (!c->tls) {
+        deliver(g, t, buf, n);
+        if (engine_wants_tls(e))
+            client_start_tls(g, c);
+        return;
+    }
+    char why[300];
+    int rc = tls_feed(c->tls, buf, n);
+    if (rc == 0 && c->handshaking) {
+        rc = tls_handshake(c->tls, why, sizeof why);
+        if (rc < 0) {
+            engine_closed(e, rc, why);
+            return;
+        }
+        if (rc == 0)
+            return;
+        c->handshaking = 0;
+        if (engine_wants_tls(e))
+            rc = engine_tls_started(e);
+    }
+    char plain[16384];
+    long got;
+    while (rc == 0 && !engine_done(e) && (got = tls_read(c->tls, plain, sizeof plain)) != 0) {
+        if (got < 0) {
+            engine_closed(e, (int)got, "the server closed the TLS connection");
+            return;
+        }
+        deliver(g, t, plain, (size_t)got);
+    }
+    if (rc < 0 && !engine_done(e))
+        engine_closed(e, rc, esmtp_strerror(rc));
+}
+
+/* Sends what is waiting; the socket takes everything, into wire. */
+static void client_transmit(rig *g, client *c, track *t, ebuf *wire)
+{
+    engine *e = g->e;
+    while (!engine_done(e)) {
+        const char *data;
+        size_t len;
+        ebuf *net = c->tls ? tls_output(c->tls) : NULL;
+        if (net && c->tls_out_off < net->len) {
+            data = net->data + c->tls_out_off;
+            len = net->len - c->tls_out_off;
+        } else if (net) {
+            /* All ciphertext is out: its plaintext has been sent. */
+            ebuf_clear(net);
+            c->tls_out_off = 0;
+            if (c->tls_plain_pending) {
+                track_sent(g, t, c->tls_plain_pending);
+                c->tls_plain_pending = 0;
+                continue;
+            }
+            if (c->handshaking || !engine_wants_write(e) || engine_output(e, &data, &len) != 0 ||
+                len == 0)
+                break;
+            long n = tls_write(c->tls, data, len);
+            if (n < 0) {
+                engine_closed(e, ESMTP_ETLS, "the TLS connection failed while writing");
+                break;
+            }
+            scan_more(&t->out, data, (size_t)n);
+            c->tls_plain_pending = (size_t)n;
+            continue;
+        } else if (!engine_wants_write(e) || engine_output(e, &data, &len) != 0 || len == 0) {
+            break;
+        }
+        require(ebuf_append(wire, data, len) == 0, "out of memory");
+        if (net) {
+            c->tls_out_off += len;
+        } else {
+            scan_more(&t->out, data, len);
+            track_sent(g, t, len);
+        }
+    }
+}
+
+typedef struct tls_result {
+    size_t server_bytes; /* all the server sent */
+    int handshook;       /* the client finished the handshake */
+    size_t delivered;    /* messages OK */
+} tls_result;
+
+/* One STARTTLS session against the live server, the client getting only
+ * the first cut bytes of what the server sends. */
+static tls_result tls_run(int chunking, size_t cut, const char *what)
+{
+    rig g;
+    track t;
+    peer p;
+    client c = {0};
+    rig_setup(&g, chunking, ENGINE_STARTTLS_REQUIRED);
+    track_init(&t);
+    memset(&p, 0, sizeof p);
+    peer_say(&p, "220 mail.test ESMTP\r\n");
+    peer_flush(&p);
+    ebuf wire = {0};
+    size_t given = 0;
+    for (int moved = 1; moved;) {
+        size_t upto = p.out.len < cut ? p.out.len : cut;
+        moved = given < upto && !engine_done(g.e);
+        if (moved)
+            client_receive(&g, &c, &t, p.out.data + given, upto - given);
+        given = upto;
+        ebuf_clear(&wire);
+        client_transmit(&g, &c, &t, &wire);
+        if (wire.len) {
+            peer_recv(&p, wire.data, wire.len);
+            moved = 1;
+        }
+    }
+    check_cut(&g, &t, ESMTP_EIO, what, cut);
+    tls_result res = {p.out.len, c.tls && !c.handshaking, 0};
+    for (size_t m = 0; m < NMSGS; m++)
+        res.delivered += esmtp_message_status(g.msgs[m]) == ESMTP_STATUS_OK;
+    ebuf_free(&wire);
+    tls_free(c.tls);
+    peer_free(&p);
+    track_free(&t);
+    rig_free(&g);
+    return res;
+}
+
+START_TEST(starttls_cut_after_every_byte)
+{
+    /* Every byte of the first few KB (that is, all of it), then a stride;
+     * under valgrind a stride from the start. */
+    int quick = getenv("ESMTP_TEST_QUICK") != NULL;
+    size_t every = quick ? 0 : 8192, stride = quick ? 23 : 7;
+    for (int chunking = 0; chunking <= 1; chunking++) {
+        char what[64];
+        snprintf(what, sizeof what, "STARTTLS, %s: cut after byte", chunking ? "BDAT" : "DATA");
+        tls_result whole = tls_run(chunking, SIZE_MAX, what);
+        ck_assert(whole.handshook);
+        ck_assert_uint_eq(whole.delivered, NMSGS);
+        size_t before = 0, after = 0;
+        for (size_t k = 0; k < whole.server_bytes; k += k < every ? 1 : stride) {
+            tls_result res = tls_run(chunking, k, what);
+            before += !res.handshook;
+            after += res.handshook;
+        }
+        ck_assert_uint_gt(before, 0);
+        ck_assert_uint_gt(after, 0);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------ recording */
 
 static void keep_server_bytes(esmtp_session *s, esmtp_direction d, const char *line, size_t len,
@@ -544,6 +882,11 @@ static Suite *cuts_suite(int record)
     tcase_add_test(tc, replay_gives_the_real_outcome);
     tcase_add_test(tc, cut_after_every_byte_of_the_replies);
     tcase_add_test(tc, server_stops_reading_at_every_byte);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("starttls");
+    tcase_set_timeout(tc, 300);
+    tcase_add_unchecked_fixture(tc, tls_server_up, tls_server_down);
+    tcase_add_test(tc, starttls_cut_after_every_byte);
     suite_add_tcase(s, tc);
     return s;
 }

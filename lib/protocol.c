@@ -1007,6 +1007,7 @@ static int fill_bdat(engine *e)
         rc = queue_bytes(e, e->bdat_buf, got);
     if (rc)
         return rc;
+    e->queue[e->qlen - 1].sent_by = e->queued; /* the server answers once it has the chunk */
     m->txn.bdat_out++;
     if (!last)
         return 0;

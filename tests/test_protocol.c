@@ -1019,6 +1019,25 @@ START_TEST(bdat_instead_of_data)
 }
 END_TEST
 
+/* The server can answer BDAT only once it has the whole chunk: a reply
+ * before that answers nothing. */
+START_TEST(bdat_reply_before_its_chunk_is_a_protocol_error)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", A, "hello\r\n");
+    greet(&g, "250-mail.test\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    const char *p;
+    size_t n;
+    ck_assert_int_eq(engine_output(g.e, &p, &n), 0);
+    ck_assert_ptr_nonnull(strstr(p, "BDAT 7 LAST\r\nhello\r\n"));
+    engine_sent(g.e, n - 3); /* the chunk's end is still on its way */
+    ck_assert_int_eq(feed(&g, "250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n"), ESMTP_EPROTO);
+    ck_assert_int_ne(esmtp_message_status(m), ESMTP_STATUS_OK);
+    rig_free(&g);
+}
+END_TEST
+
 START_TEST(mail_parameters_refused_then_retried_without)
 {
     rig g;
@@ -1409,6 +1428,7 @@ static Suite *protocol_suite(void)
     tc = tcase_create("bdat");
     tcase_add_test(tc, bdat_instead_of_data);
     tcase_add_test(tc, binary_bodies_need_binarymime);
+    tcase_add_test(tc, bdat_reply_before_its_chunk_is_a_protocol_error);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("followup-retry");

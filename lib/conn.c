@@ -390,7 +390,8 @@ static int transmit(esmtp_session *s)
                 break;
             long n = tls_write(s->tls, data, len);
             if (n < 0) {
-                engine_closed(e, ESMTP_ETLS, "the TLS connection failed while writing");
+                engine_closed(e, (int)n, n == ESMTP_ENOMEM ? esmtp_strerror(ESMTP_ENOMEM)
+                                                           : "the TLS connection failed while writing");
                 break;
             }
             s->tls_plain_pending = (size_t)n;

@@ -911,10 +911,12 @@ int engine_recv(engine *e, const char *data, size_t len)
                 set_phase(e, CONN_DONE);
                 return e->error;
             }
+            if (rc == ESMTP_ENOMEM)
+                return close_session(e, rc, NULL, esmtp_strerror(rc));
             char why[128];
             snprintf(why, sizeof why, "malformed reply from the server: %s",
                      e->parser.error ? e->parser.error : esmtp_strerror(rc));
-            return close_session(e, rc == ESMTP_ENOMEM ? rc : ESMTP_EPROTO, NULL, why);
+            return close_session(e, ESMTP_EPROTO, NULL, why);
         }
         if (rc == 1) {
             rc = e->unsolicited ? on_unsolicited(e, &e->parser.reply)
@@ -933,16 +935,19 @@ int engine_recv(engine *e, const char *data, size_t len)
 }
 
 /* The body could not be produced. Half of it may be on the wire: only
- * dropping the connection keeps the server from delivering that. */
+ * dropping the connection keeps the server from delivering that. A body
+ * that is wrong in itself fails for good; one that could not be read, or
+ * that memory ran out for, may go another time. */
 static int body_failed(engine *e, int rc)
 {
+    int wrong = rc == ESMTP_E8BIT || rc == ESMTP_EBARENEWLINE;
     const char *why = rc == ESMTP_E8BIT ? "the streamed body has 8-bit bytes but was not "
                                           "declared 8-bit (esmtp_message_set_8bit)"
                       : rc == ESMTP_EBARENEWLINE ? "the body has a bare CR or LF"
                       : rc == ESMTP_EREAD        ? "the body's read callback failed"
                                                  : esmtp_strerror(rc);
-    decide_message(e, e->body_msg,
-                   rc == ESMTP_EREAD ? ESMTP_STATUS_TEMPFAIL : ESMTP_STATUS_PERMFAIL, 0, "", why);
+    decide_message(e, e->body_msg, wrong ? ESMTP_STATUS_PERMFAIL : ESMTP_STATUS_TEMPFAIL, 0, "",
+                   why);
     return close_session(e, rc, NULL, why);
 }
 

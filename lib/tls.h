@@ -42,7 +42,8 @@ int tls_handshake(tls_conn *t, char *err, size_t errlen);
  * server closed TLS, ESMTP_ETLS on an error. */
 long tls_read(tls_conn *t, void *buf, size_t len);
 
-/* Encrypts plaintext; returns how much was taken (all of it) or ESMTP_ETLS. */
+/* Encrypts plaintext; returns how much was taken (all of it), ESMTP_ETLS or
+ * ESMTP_ENOMEM. */
 long tls_write(tls_conn *t, const void *data, size_t len);
 
 /* Encrypted bytes waiting for the network; tls_sent() drops what went out. */

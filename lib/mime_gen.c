@@ -428,28 +428,38 @@ static const char *enc_name(esmtp_mime_encoding e)
     }
 }
 
+/* A token made of three pieces (name="value", <id>), put together in
+ * scratch: a fixed buffer would cut the long values the setters accept. */
+static void token3(hdrw *w, ebuf *scratch, const char *a, const char *b, const char *c)
+{
+    ebuf_clear(scratch);
+    if (ebuf_append_str(scratch, a) || ebuf_append_str(scratch, b) ||
+        ebuf_append_str(scratch, c))
+        w->err = ESMTP_ENOMEM;
+    else
+        hw_token(w, scratch->data, scratch->len);
+}
+
 /* Content-* fields of a part, into the literal buffer. */
 static int part_headers(esmtp_mime *mime, esmtp_mime_part *p)
 {
     ebuf *out = &mime->lit;
     size_t start = out->len;
     hdrw w = {0};
-    char tok[160];
+    ebuf tok = {0};
     hw_start(&w, out, "Content-Type");
     hw_token(&w, p->eff_type, strlen(p->eff_type));
     if (p->src == SRC_MULTI) {
         hw_glue(&w, ";", 1);
-        hw_token(&w, tok, (size_t)snprintf(tok, sizeof tok, "boundary=\"%s\"", p->boundary));
+        token3(&w, &tok, "boundary=\"", p->boundary, "\"");
         if (is_type(p->eff_type, "multipart/related")) {
             /* RFC 2387: the type of the root part */
             hw_glue(&w, ";", 1);
-            hw_token(&w, tok,
-                     (size_t)snprintf(tok, sizeof tok, "type=\"%s\"", p->kids[0]->eff_type));
+            token3(&w, &tok, "type=\"", p->kids[0]->eff_type, "\"");
         }
     } else if (p->is_text) {
         hw_glue(&w, ";", 1);
-        hw_token(&w, tok, (size_t)snprintf(tok, sizeof tok, "charset=%s",
-                                           p->charset ? p->charset : "utf-8"));
+        token3(&w, &tok, "charset=", p->charset ? p->charset : "utf-8", "");
     }
     hw_end(&w);
     if (p->src != SRC_MULTI || p->has_8bit) {
@@ -474,7 +484,7 @@ static int part_headers(esmtp_mime *mime, esmtp_mime_part *p)
     }
     if (p->cid) {
         hw_start(&w, out, "Content-ID");
-        hw_token(&w, tok, (size_t)snprintf(tok, sizeof tok, "<%.150s>", p->cid));
+        token3(&w, &tok, "<", p->cid, ">");
         hw_end(&w);
     }
     for (size_t i = 0; i < p->headers.n; i++) {
@@ -482,6 +492,7 @@ static int part_headers(esmtp_mime *mime, esmtp_mime_part *p)
         hw_text(&w, p->headers.v[i].value);
         hw_end(&w);
     }
+    ebuf_free(&tok);
     return w.err ? w.err : lit_commit(mime, start);
 }
 
@@ -542,10 +553,11 @@ static int message_headers(esmtp_mime *mime, int smtputf8)
     hdrw w = {0};
     w.utf8_addrs = smtputf8;
     w.utf8_text = smtputf8 && mime->utf8_opt;
-    char buf[512];
-    format_date(mime->date, mime->date_off, buf, sizeof buf);
+    ebuf tok = {0};
+    char date[64];
+    format_date(mime->date, mime->date_off, date, sizeof date);
     hw_start(&w, out, "Date");
-    hw_token(&w, buf, strlen(buf));
+    hw_token(&w, date, strlen(date));
     hw_end(&w);
     for (int f = ESMTP_MIME_FROM; f <= ESMTP_MIME_CC; f++) { /* never Bcc */
         if (mime->addrs[f].n == 0)
@@ -560,7 +572,7 @@ static int message_headers(esmtp_mime *mime, int smtputf8)
         hw_end(&w);
     }
     hw_start(&w, out, "Message-ID");
-    hw_token(&w, buf, (size_t)snprintf(buf, sizeof buf, "<%s>", mime->msgid));
+    token3(&w, &tok, "<", mime->msgid, ">");
     hw_end(&w);
     const char *idf[] = {"In-Reply-To", "References"};
     const char *idv[] = {mime->in_reply_to, mime->references};
@@ -584,8 +596,7 @@ static int message_headers(esmtp_mime *mime, int smtputf8)
                 continue;
             if (i == 1 && uris[0])
                 hw_glue(&w, ",", 1);
-            int n = snprintf(buf, sizeof buf, "<%s>", uris[i]);
-            hw_token(&w, buf, (size_t)n);
+            token3(&w, &tok, "<", uris[i], ">");
         }
         hw_end(&w);
         if (mime->one_click) {
@@ -602,6 +613,7 @@ static int message_headers(esmtp_mime *mime, int smtputf8)
     hw_start(&w, out, "MIME-Version");
     hw_token(&w, "1.0", 3);
     hw_end(&w);
+    ebuf_free(&tok);
     return w.err ? w.err : lit_commit(mime, start);
 }
 

@@ -876,6 +876,45 @@ static char *prepared(esmtp_mime *m, int allow8, int *h8)
     return out;
 }
 
+/* Found by fuzz_mime: values the setters accept were cut by fixed buffers
+ * (a Content-ID past 150 characters), or read past them (a long https
+ * URI in List-Unsubscribe, a long root type in multipart/related). */
+START_TEST(gen_long_values)
+{
+    char uri[900] = "https://example.org/";
+    memset(uri + 20, 'u', sizeof uri - 21);
+    char cid[251];
+    memset(cid, 'c', 64);
+    cid[64] = '@';
+    memset(cid + 65, 'd', 185);
+    cid[250] = '\0';
+    char type[256];
+    memset(type, 't', 127);
+    type[127] = '/';
+    memset(type + 128, 's', 127);
+    type[255] = '\0';
+    esmtp_mime *m = sample();
+    ck_assert_int_eq(esmtp_mime_set_list_unsubscribe(m, NULL, uri, 0), 0);
+    esmtp_mime_part *body, *p;
+    ck_assert_int_eq(esmtp_mime_body(m, &body), 0);
+    ck_assert_int_eq(esmtp_mime_part_set_type(body, type), 0);
+    ck_assert_int_eq(esmtp_mime_part_set_data(body, "x", 1), 0);
+    ck_assert_int_eq(esmtp_mime_add_inline(m, cid, &p), 0);
+    ck_assert_int_eq(esmtp_mime_part_set_data(p, "y", 1), 0);
+    int h8;
+    char *out = prepared(m, 0, &h8);
+    char want[1100];
+    snprintf(want, sizeof want, "List-Unsubscribe: <%s>\r\n", uri);
+    ck_assert_ptr_nonnull(strstr(out, want));
+    snprintf(want, sizeof want, "Content-ID: <%s>\r\n", cid);
+    ck_assert_ptr_nonnull(strstr(out, want));
+    snprintf(want, sizeof want, "type=\"%s\"\r\n", type);
+    ck_assert_ptr_nonnull(strstr(out, want));
+    free(out);
+    esmtp_mime_free(m);
+}
+END_TEST
+
 static esmtp_mime *idn_sample(void)
 {
     esmtp_mime *m;
@@ -1264,6 +1303,7 @@ static Suite *mime_suite(void)
     tcase_add_test(tc, gen_exact_size);
     tcase_add_test(tc, gen_encoding_choice);
     tcase_add_test(tc, gen_boundary_safety);
+    tcase_add_test(tc, gen_long_values);
     tcase_add_test(tc, gen_deterministic);
     tcase_add_test(tc, gen_read_errors);
     tcase_add_test(tc, attach_envelope);

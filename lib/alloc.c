@@ -6,6 +6,8 @@
 
 #include <openssl/crypto.h>
 
+#include <esmtp/esmtp.h>
+
 /* Per thread, so that a test failing allocations disturbs no other thread. */
 static _Thread_local uint64_t count, fail_at;
 
@@ -61,4 +63,31 @@ void mem_wipe_free(char *secret)
     if (secret)
         mem_wipe(secret, strlen(secret));
     free(secret);
+}
+
+int mem_set_string(char **slot, const char *value)
+{
+    char *copy = NULL;
+    if (value && !(copy = mem_strdup(value)))
+        return ESMTP_ENOMEM;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+int mem_grow(void *array, size_t *cap, size_t n, size_t size, size_t first)
+{
+    if (n < *cap)
+        return 0;
+    size_t want = *cap ? *cap * 2 : first;
+    if (want < *cap || want > SIZE_MAX / size)
+        return ESMTP_ENOMEM;
+    void *old;
+    memcpy(&old, array, sizeof old); /* array is a T **, whatever T is */
+    void *grown = mem_realloc(old, want * size);
+    if (!grown)
+        return ESMTP_ENOMEM;
+    memcpy(array, &grown, sizeof grown);
+    *cap = want;
+    return 0;
 }

@@ -13,6 +13,16 @@ void *mem_realloc(void *p, size_t n);
 char *mem_strdup(const char *s);
 char *mem_strndup(const char *s, size_t n);
 
+/* Makes room for one more element in a growable array: array points to
+ * the array's pointer (T **), which holds *cap elements of size bytes, n of
+ * them in use. When n == *cap the capacity doubles (starting at first).
+ * Returns 0 or ESMTP_ENOMEM (the array is then unchanged). */
+int mem_grow(void *array, size_t *cap, size_t n, size_t size, size_t first);
+
+/* Replaces *slot with a copy of value (NULL empties it) and frees the old
+ * string. Returns 0 or ESMTP_ENOMEM (*slot is then unchanged). */
+int mem_set_string(char **slot, const char *value);
+
 /* Overwrites n bytes of a secret (the compiler may not skip it). */
 void mem_wipe(void *p, size_t n);
 /* Wipes and frees a string that held a secret; NULL is fine. */

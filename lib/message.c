@@ -61,18 +61,13 @@ int esmtp_session_add_message(esmtp_session *s, esmtp_message **out)
 {
     if (!s || !out)
         return ESMTP_EINVAL;
-    if (s->state == SESSION_CONNECTING || s->state == SESSION_RUNNING)
+    if (!session_idle(s))
         return ESMTP_ESTATE;
-    if (s->nmsgs == s->msgs_cap) {
-        size_t cap = s->msgs_cap ? s->msgs_cap * 2 : 8;
-        esmtp_message **p = mem_realloc(s->msgs, cap * sizeof *p);
-        if (!p)
-            return ESMTP_ENOMEM;
-        s->msgs = p;
-        s->msgs_cap = cap;
-    }
+    int rc = mem_grow(&s->msgs, &s->msgs_cap, s->nmsgs, sizeof *s->msgs, 8);
+    if (rc)
+        return rc;
     esmtp_message *m;
-    int rc = message_new(&m, s);
+    rc = message_new(&m, s);
     if (rc)
         return rc;
     s->msgs[s->nmsgs++] = m;
@@ -125,12 +120,7 @@ int esmtp_message_set_reverse_path(esmtp_message *m, const char *mailbox)
         return ESMTP_EINVAL;
     if (!editable(m))
         return ESMTP_ESTATE;
-    char *copy = mem_strdup(mailbox);
-    if (!copy)
-        return ESMTP_ENOMEM;
-    free(m->reverse_path);
-    m->reverse_path = copy;
-    return 0;
+    return mem_set_string(&m->reverse_path, mailbox);
 }
 
 int esmtp_message_add_recipient(esmtp_message *m, const char *mailbox, esmtp_recipient **out)
@@ -139,14 +129,8 @@ int esmtp_message_add_recipient(esmtp_message *m, const char *mailbox, esmtp_rec
         return ESMTP_EINVAL;
     if (!editable(m))
         return ESMTP_ESTATE;
-    if (m->nrcpts == m->rcpts_cap) {
-        size_t cap = m->rcpts_cap ? m->rcpts_cap * 2 : 4;
-        esmtp_recipient **p = mem_realloc(m->rcpts, cap * sizeof *p);
-        if (!p)
-            return ESMTP_ENOMEM;
-        m->rcpts = p;
-        m->rcpts_cap = cap;
-    }
+    if (mem_grow(&m->rcpts, &m->rcpts_cap, m->nrcpts, sizeof *m->rcpts, 4))
+        return ESMTP_ENOMEM;
     esmtp_recipient *r = mem_calloc(1, sizeof *r);
     if (!r || !(r->mailbox = mem_strdup(mailbox))) {
         free(r);
@@ -284,16 +268,6 @@ const char *esmtp_recipient_text(const esmtp_recipient *r)
 }
 
 /* Replaces *slot with a copy of value (NULL clears it). */
-static int replace_string(char **slot, const char *value)
-{
-    char *copy = NULL;
-    if (value && !(copy = mem_strdup(value)))
-        return ESMTP_ENOMEM;
-    free(*slot);
-    *slot = copy;
-    return 0;
-}
-
 int esmtp_message_set_dsn_ret(esmtp_message *m, esmtp_dsn_ret ret)
 {
     if (!m || (unsigned)ret > ESMTP_DSN_RET_HDRS)
@@ -318,7 +292,7 @@ int esmtp_message_set_dsn_envid(esmtp_message *m, const char *envid)
     }
     if (!editable(m))
         return ESMTP_ESTATE;
-    return replace_string(&m->dsn_envid, envid);
+    return mem_set_string(&m->dsn_envid, envid);
 }
 
 int esmtp_message_set_dsn_required(esmtp_message *m, int required)
@@ -348,7 +322,7 @@ int esmtp_recipient_set_dsn_orcpt(esmtp_recipient *r, const char *address)
         return ESMTP_EINVAL;
     if (!editable(r->message))
         return ESMTP_ESTATE;
-    return replace_string(&r->orcpt, address);
+    return mem_set_string(&r->orcpt, address);
 }
 
 int esmtp_message_set_requiretls(esmtp_message *m, int require)

@@ -124,14 +124,8 @@ static int expect(engine *e, cmd_kind kind, esmtp_message *m, size_t rcpt, int l
 {
     if (e->qhead == e->qlen)
         e->qhead = e->qlen = 0;
-    if (e->qlen == e->qcap) {
-        size_t cap = e->qcap ? e->qcap * 2 : 16;
-        pending_reply *q = mem_realloc(e->queue, cap * sizeof *q);
-        if (!q)
-            return ESMTP_ENOMEM;
-        e->queue = q;
-        e->qcap = cap;
-    }
+    if (mem_grow(&e->queue, &e->qcap, e->qlen, sizeof *e->queue, 16))
+        return ESMTP_ENOMEM;
     e->queue[e->qlen++] = (pending_reply){kind, m, rcpt, last, e->queued};
     return 0;
 }

@@ -64,17 +64,6 @@ int session_idle(const esmtp_session *s)
     return s->state == SESSION_IDLE || s->state == SESSION_DONE;
 }
 
-/* Replaces *slot with a copy of value. */
-static int set_string(char **slot, const char *value)
-{
-    char *copy = mem_strdup(value);
-    if (!copy)
-        return ESMTP_ENOMEM;
-    free(*slot);
-    *slot = copy;
-    return 0;
-}
-
 int esmtp_session_set_server(esmtp_session *s, const char *host, unsigned int port)
 {
     if (!s || !host || !*host || port > 65535)
@@ -82,7 +71,7 @@ int esmtp_session_set_server(esmtp_session *s, const char *host, unsigned int po
     if (!session_idle(s))
         return ESMTP_ESTATE;
     s->port = port ? port : 25;
-    return set_string(&s->host, host);
+    return mem_set_string(&s->host, host);
 }
 
 int esmtp_session_set_helo_name(esmtp_session *s, const char *name)
@@ -94,7 +83,7 @@ int esmtp_session_set_helo_name(esmtp_session *s, const char *name)
             return ESMTP_EINVAL;
     if (!session_idle(s))
         return ESMTP_ESTATE;
-    return set_string(&s->helo_name, name);
+    return mem_set_string(&s->helo_name, name);
 }
 
 int esmtp_session_set_timeout(esmtp_session *s, esmtp_timeout phase, unsigned int ms)
@@ -135,12 +124,10 @@ static int set_tls_string(const esmtp_session *s, const char **slot, const char 
 {
     if (!session_idle(s))
         return ESMTP_ESTATE;
-    char *copy = NULL;
-    if (value && !(copy = mem_strdup(value)))
-        return ESMTP_ENOMEM;
-    free((char *)*slot);
+    char *copy = (char *)*slot; /* the session's own copy */
+    int rc = mem_set_string(&copy, value);
     *slot = copy;
-    return 0;
+    return rc;
 }
 
 int esmtp_session_set_ca(esmtp_session *s, const char *ca_file, const char *ca_dir)
@@ -217,12 +204,7 @@ int esmtp_session_set_auth_mechanisms(esmtp_session *s, const char *list)
         return ESMTP_EINVAL;
     if (!session_idle(s))
         return ESMTP_ESTATE;
-    char *copy = NULL;
-    if (list && !(copy = mem_strdup(list)))
-        return ESMTP_ENOMEM;
-    free(s->auth_mechs);
-    s->auth_mechs = copy;
-    return 0;
+    return mem_set_string(&s->auth_mechs, list);
 }
 
 int esmtp_session_set_allow_plaintext_auth(esmtp_session *s, int allow)

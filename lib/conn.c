@@ -204,6 +204,16 @@ int esmtp_session_start(esmtp_session *s)
     s->result = 0;
     s->state = SESSION_CONNECTING;
 
+    /* Whatever a body generator must read to choose its encodings is read
+     * here, not inside esmtp_session_process(). Any other failure comes
+     * back when the message is prepared, and decides it then. */
+    for (size_t i = 0; i < s->nmsgs; i++) {
+        esmtp_message *m = s->msgs[i];
+        if (m->result.status == ESMTP_STATUS_PENDING && m->scan &&
+            m->scan(m, m->prepare_ud) == ESMTP_ENOMEM)
+            return fail_run(s, ESMTP_ENOMEM, esmtp_strerror(ESMTP_ENOMEM));
+    }
+
     /* A Unicode host name is looked up, sent as SNI and matched against the
      * certificate as its A-labels. IP literals pass unchanged. */
     char why[300];
@@ -352,8 +362,9 @@ static void receive(esmtp_session *s, const char *buf, size_t n)
     while (rc == 0 && !engine_done(e) && (got = tls_read(s->tls, plain, sizeof plain)) != 0) {
         if (got < 0) {
             engine_closed(e, (int)got,
-                          got == ESMTP_EIO ? "the server closed the TLS connection"
-                                           : "the TLS connection failed");
+                          got == ESMTP_EIO      ? "the server closed the TLS connection"
+                          : got == ESMTP_ENOMEM ? esmtp_strerror(ESMTP_ENOMEM)
+                                                : "the TLS connection failed");
             return;
         }
         engine_recv(e, plain, (size_t)got);

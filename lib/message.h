@@ -94,7 +94,12 @@ struct esmtp_message {
     /* Called once the server's extensions are known, before MAIL; may set
      * the body and its declarations. Returns 0 or an ESMTP_E* code. */
     int (*prepare)(esmtp_message *m, const server_caps *caps, void *ud);
-    void *prepare_ud;
+    /* Called before the run connects: reads now what prepare would have to
+     * read (a generator's text parts), so that prepare, called inside the
+     * run, does not block an event loop. Returns 0 or an ESMTP_E* code,
+     * which prepare will then meet again. NULL: nothing to read. */
+    int (*scan)(esmtp_message *m, void *ud);
+    void *prepare_ud;             /* for prepare and scan */
     void (*prepare_free)(void *ud); /* frees prepare_ud with the message, or NULL */
 
     esmtp_dsn_ret dsn_ret;

@@ -73,6 +73,7 @@ static int editable(esmtp_mime *mime)
     if (mime->attached && message_locked(mime->attached))
         return ESMTP_ESTATE;
     mime->prepared = 0;
+    mime_forget_scans(mime);
     return 0;
 }
 
@@ -735,6 +736,12 @@ static int message_prepare(esmtp_message *m, const server_caps *caps, void *user
     return 0;
 }
 
+static int message_scan(esmtp_message *m, void *user_data)
+{
+    (void)m;
+    return mime_scan(user_data);
+}
+
 /* Adds addr as a recipient unless it is one already. */
 static int add_envelope_rcpt(esmtp_message *m, const char *addr)
 {
@@ -794,6 +801,7 @@ int esmtp_mime_attach(esmtp_message *m, esmtp_mime *mime)
         return rc;
     }
     m->prepare = message_prepare;
+    m->scan = message_scan;
     m->prepare_ud = mime;
     m->prepare_free = free_attached;
     mime->attached = m;

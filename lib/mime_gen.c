@@ -112,13 +112,6 @@ static long src_read(src_reader *r, unsigned char *buf, size_t cap)
 
 /* ------------------------------------------------------------ scanning */
 
-typedef struct scan_stats {
-    uint64_t norm_len;     /* bytes with CRLF line ends */
-    uint64_t qp_len;       /* bytes as quoted-printable */
-    int has_8bit, has_nul, long_line, dashes;
-    int norm_ends_crlf, qp_ends_crlf;
-} scan_stats;
-
 /* One pass over a leaf's content: what decides its encoding, and its size
  * in each. Text may go as is only if it has no NUL, no line over 998 bytes
  * and no line starting like our boundaries ("--=_"), which base64 and
@@ -191,13 +184,28 @@ static void new_boundary(esmtp_mime *mime, esmtp_mime_part *p, unsigned seq)
              seq & 0xffff);
 }
 
-static int decide_leaf(esmtp_mime *mime, esmtp_mime_part *p, int allow_8bit)
+/* A leaf's content type as written, and whether it is text. */
+static void leaf_type(esmtp_mime_part *p)
 {
     const char *name = p->filename ? p->filename : p->path ? base_name(p->path) : NULL;
     p->eff_type = p->type ? p->type : name ? mime_type_for_name(name) : "application/octet-stream";
+    p->is_text = is_type(p->eff_type, "text/");
+}
+
+/* Whether a leaf's encoding depends on its content (leaf_type first). A
+ * callback's content cannot be read twice, so it is never scanned. */
+static int needs_scan(const esmtp_mime_part *p)
+{
+    int base64 = !p->is_text && (p->enc_req == ESMTP_MIME_ENC_AUTO ||
+                                 p->enc_req == ESMTP_MIME_ENC_BASE64);
+    return !base64 && p->src != SRC_CB;
+}
+
+static int decide_leaf(esmtp_mime *mime, esmtp_mime_part *p, int allow_8bit)
+{
+    leaf_type(p);
     if (is_type(p->eff_type, "multipart/"))
         return ESMTP_EINVAL;
-    p->is_text = is_type(p->eff_type, "text/");
     int rc = source_size(p, &p->raw_size, &p->size_known);
     if (rc)
         return rc;
@@ -219,8 +227,9 @@ static int decide_leaf(esmtp_mime *mime, esmtp_mime_part *p, int allow_8bit)
         p->size_known = 0;
         return 0;
     }
-    scan_stats st;
-    if ((rc = scan(mime, p, &st)) != 0)
+    /* what mime_scan() read, unless the content's size changed since */
+    scan_stats st = p->scanned;
+    if ((!p->scan_valid || p->scanned_size != p->raw_size) && (rc = scan(mime, p, &st)) != 0)
         return rc;
     int as_is_ok = !st.has_nul && !st.long_line && !st.dashes;
     uint64_t b64_len = b64_size(st.norm_len);
@@ -686,20 +695,54 @@ static int make_ids(esmtp_mime *mime)
     return 0;
 }
 
-int mime_prepare(esmtp_mime *mime, int allow_8bit, int smtputf8)
+/* The generator's buffers, kept from one use to the next. */
+static int gen_buffers(gen_state *g)
 {
-    gen_reset(mime);
-    mime->prepared = 0;
-    ebuf_clear(&mime->lit);
-    mime->nprog = 0;
-    gen_state *g = &mime->gen;
     if (!g->raw && !(g->raw = mem_malloc(GEN_RAW)))
         return ESMTP_ENOMEM;
     if (!g->norm && !(g->norm = mem_malloc(2 * GEN_RAW)))
         return ESMTP_ENOMEM;
     if (!g->obuf && !(g->obuf = mem_malloc(GEN_OBUF)))
         return ESMTP_ENOMEM;
-    int rc = check_addresses(mime);
+    return 0;
+}
+
+int mime_scan(esmtp_mime *mime)
+{
+    int rc = gen_buffers(&mime->gen);
+    for (size_t i = 0; rc == 0 && i < mime->nparts; i++) {
+        esmtp_mime_part *p = mime->parts[i];
+        if (p->src == SRC_MULTI || p->src == SRC_NONE)
+            continue;
+        leaf_type(p);
+        p->scan_valid = 0;
+        if (!needs_scan(p))
+            continue;
+        int known;
+        if ((rc = source_size(p, &p->raw_size, &known)) == 0 &&
+            (rc = scan(mime, p, &p->scanned)) == 0) {
+            p->scanned_size = p->raw_size;
+            p->scan_valid = 1;
+        }
+    }
+    return rc;
+}
+
+void mime_forget_scans(esmtp_mime *mime)
+{
+    for (size_t i = 0; i < mime->nparts; i++)
+        mime->parts[i]->scan_valid = 0;
+}
+
+int mime_prepare(esmtp_mime *mime, int allow_8bit, int smtputf8)
+{
+    gen_reset(mime);
+    mime->prepared = 0;
+    ebuf_clear(&mime->lit);
+    mime->nprog = 0;
+    int rc = gen_buffers(&mime->gen);
+    if (rc == 0)
+        rc = check_addresses(mime);
     if (rc || (rc = make_ids(mime)) != 0)
         return rc;
     if (mime->deterministic)

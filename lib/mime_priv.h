@@ -168,6 +168,15 @@ typedef struct hdr_list {
 } hdr_list;
 
 enum part_src { SRC_NONE, SRC_MEM, SRC_FILE, SRC_CB, SRC_MULTI };
+
+/* What one pass over a leaf's content found: what decides its encoding,
+ * and its size in each. */
+typedef struct scan_stats {
+    uint64_t norm_len;     /* bytes with CRLF line ends */
+    uint64_t qp_len;       /* bytes as quoted-printable */
+    int has_8bit, has_nul, long_line, dashes;
+    int norm_ends_crlf, qp_ends_crlf;
+} scan_stats;
 enum part_role { ROLE_PLAIN, ROLE_ATTACHMENT, ROLE_INLINE };
 
 struct esmtp_mime_part {
@@ -189,6 +198,11 @@ struct esmtp_mime_part {
     hdr_list headers;
     esmtp_mime_part **kids;    /* not owned: the esmtp_mime owns every part */
     size_t nkids, kids_cap;
+
+    /* read by mime_scan(), until the builder changes */
+    scan_stats scanned;
+    uint64_t scanned_size;     /* the content's size then */
+    int scan_valid;
 
     /* chosen when prepared */
     esmtp_mime_encoding enc;
@@ -278,6 +292,12 @@ struct esmtp_mime {
 /* smtputf8: the message goes with SMTPUTF8, so its header may be written as
  * RFC 6532 UTF-8 (addresses as given; free text raw with utf8_opt). */
 int mime_prepare(esmtp_mime *mime, int allow_8bit, int smtputf8);
+/* Reads, now, every leaf whose encoding depends on its content, so that
+ * mime_prepare() need not read it again (until the builder changes).
+ * Returns 0 or an ESMTP_E* code. */
+int mime_scan(esmtp_mime *mime);
+/* Forgets what mime_scan() read: the builder changed. */
+void mime_forget_scans(esmtp_mime *mime);
 long mime_read(esmtp_mime *mime, void *buf, size_t len);
 void mime_gen_free(esmtp_mime *mime);
 

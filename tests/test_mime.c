@@ -636,6 +636,37 @@ static esmtp_mime *sample(void)
     return m;
 }
 
+/* Issue 10: what prepare needs to read is read before the run
+ * (mime_scan, from esmtp_session_start), so that prepare, inside the run,
+ * reads nothing until the builder changes. Shown by changing the file
+ * behind the builder's back: prepare still decides by what was scanned. */
+START_TEST(prepare_uses_what_was_scanned_before_the_run)
+{
+    char tmpl[] = "/tmp/esmtp-scan-XXXXXX";
+    int fd = mkstemp(tmpl);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "caf\xc3\xa9\n", 6), 6);
+    esmtp_mime *m = sample();
+    esmtp_mime_part *p;
+    ck_assert_int_eq(esmtp_mime_add_attachment(m, &p), 0);
+    ck_assert_int_eq(esmtp_mime_part_set_file(p, tmpl), 0);
+    ck_assert_int_eq(esmtp_mime_part_set_type(p, "text/plain"), 0);
+    ck_assert_int_eq(mime_scan(m), 0);
+    /* the same size, now plain ASCII */
+    ck_assert_int_eq(pwrite(fd, "cafe!\n", 6, 0), 6);
+    /* as the engine prepares an attached message */
+    ck_assert_int_eq(mime_prepare(m, 1, 0), 0);
+    ck_assert_int_eq(p->enc, ESMTP_MIME_ENC_8BIT); /* as scanned */
+    /* a change through the builder: read again */
+    ck_assert_int_eq(esmtp_mime_part_set_filename(p, "a.txt"), 0);
+    ck_assert_int_eq(mime_prepare(m, 1, 0), 0);
+    ck_assert_int_eq(p->enc, ESMTP_MIME_ENC_7BIT);
+    close(fd);
+    unlink(tmpl);
+    esmtp_mime_free(m);
+}
+END_TEST
+
 static long counting_cb(esmtp_mime_part *part, void *buf, size_t len, void *ud)
 {
     (void)part;
@@ -1313,6 +1344,7 @@ static Suite *mime_suite(void)
     tcase_add_test(tc, utf8_raw_text);
     tcase_add_test(tc, utf8_local_part_needs_smtputf8);
     tcase_add_test(tc, smtputf8_through_the_engine);
+    tcase_add_test(tc, prepare_uses_what_was_scanned_before_the_run);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -546,8 +546,12 @@ typedef enum esmtp_want {
 } esmtp_want;
 
 /**
- * Event loop: resolves the server (a blocking getaddrinfo() call) and starts
- * a non-blocking connect. Then, until esmtp_session_process() returns
+ * Event loop: resolves the server (a blocking getaddrinfo() call), reads
+ * the text parts of MIME-built messages that come from files (to choose
+ * their encodings: the only reading of a body that is not paced by the
+ * socket), and starts a non-blocking connect. These two are what may block;
+ * esmtp_session_process() does not, except in the callbacks it calls (a
+ * body's read callback, the OAuth token callback). Then, until esmtp_session_process() returns
  * non-zero, wait on esmtp_session_fd() for esmtp_session_want() for at most
  * esmtp_session_timeout_ms() and call esmtp_session_process(). Read the
  * three getters again after every call: the socket changes when esmtp tries

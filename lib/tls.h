@@ -46,7 +46,8 @@ long tls_read(tls_conn *t, void *buf, size_t len);
  * ESMTP_ENOMEM. */
 long tls_write(tls_conn *t, const void *data, size_t len);
 
-/* Encrypted bytes waiting for the network; tls_sent() drops what went out. */
+/* Encrypted bytes waiting for the network; the caller sends them and
+ * clears what went out. */
 ebuf *tls_output(tls_conn *t);
 
 /* Facts about the established connection (valid until tls_free). */

@@ -28,13 +28,9 @@
 extern "C" {
 #endif
 
-#if defined(_WIN32)
-#  if defined(ESMTP_BUILDING_LIBRARY)
-#    define ESMTP_EXTERN __declspec(dllexport)
-#  else
-#    define ESMTP_EXTERN __declspec(dllimport)
-#  endif
-#elif defined(__GNUC__) && __GNUC__ >= 4
+/* The library builds only with a linker that takes a version script (ELF):
+ * the public symbols are those marked here and listed in lib/esmtp.map. */
+#if defined(__GNUC__) && __GNUC__ >= 4
 #  define ESMTP_EXTERN __attribute__((visibility("default")))
 #else
 #  define ESMTP_EXTERN

@@ -2,7 +2,7 @@
 
 # Tests of the Ruby binding (esmtp.rb) against the aiosmtpd test servers.
 # Usage: ESMTP_LIBRARY=build/lib/libesmtpc.so.1 ESMTP_TEST_ENV=STATE_DIR/env \
-#        ruby examples/ruby/test_esmtp.rb
+#        ruby bindings/ruby/test_esmtp.rb
 # (STATE_DIR from tests/servers/ctl.sh start STATE_DIR; meson test sets
 # ESMTP_LIBRARY itself.)
 # SPDX-License-Identifier: MIT
@@ -169,7 +169,21 @@ class TestEsmtp < Minitest::Test
     refute_nil err.detail
     assert_includes err.message, err.reason
     assert_includes err.message, err.detail
+    assert_nil err.reply_code # no server said anything
     refute_nil msg
+  end
+
+  def test_server_reply_that_ended_the_session_is_in_the_error
+    err = assert_raises(Esmtp::Error) do
+      Esmtp::Session.open(HOST, Integer(SERVERS.fetch('SINK_421_PORT')), tls: :none,
+                                                                          timeout: 5000) do |s|
+        s.message(from: SENDER, to: [mailbox], body: "Subject: x\n\nx\n")
+        s.send!
+      end
+    end
+    assert_equal :ESERVICE, err.name
+    assert_equal 421, err.reply_code
+    assert_equal '4.0.0', err.enhanced_code
   end
 
   def test_invalid_argument_raises_einval

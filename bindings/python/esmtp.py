@@ -41,7 +41,6 @@ import datetime
 import enum
 import itertools
 import os
-import re
 import select
 import weakref
 
@@ -138,6 +137,8 @@ _SIGNATURES = {
     "esmtp_session_process": (_c_int, [_P, _c_int]),
     # results
     "esmtp_session_detail": (_S, [_P]),
+    "esmtp_session_reply_code": (_c_int, [_P]),
+    "esmtp_session_enhanced_code": (_S, [_P]),
     "esmtp_session_greeting": (_S, [_P]),
     "esmtp_session_extension": (_S, [_P, _S]),
     "esmtp_session_message_count": (_c_size, [_P]),
@@ -406,9 +407,6 @@ def strerror(code):
     return _text(_lib.strerror(int(code)))
 
 
-# "why: 421 4.3.2 text": the reply esmtp quotes in a session's detail.
-_REPLY_IN_DETAIL = re.compile(r": ([2-5][0-9][0-9])(?: ([245]\.[0-9]{1,3}\.[0-9]{1,3}))?(?: |$)")
-
 # Failures that a later attempt may not meet, when no server reply says otherwise.
 _TEMPORARY_CODES = frozenset({
     ErrorCode.ERESOLVE, ErrorCode.ECONNECT, ErrorCode.ETIMEOUT, ErrorCode.EIO,
@@ -427,13 +425,12 @@ class EsmtpError(Exception):
     permanent: the opposite.
     """
 
-    def __init__(self, code, detail=""):
+    def __init__(self, code, detail="", reply_code=None, enhanced_code=None):
         self.code = _enum(ErrorCode, code)
         self.strerror = strerror(code)
         self.detail = detail or ""
-        match = _REPLY_IN_DETAIL.search(self.detail)
-        self.reply_code = int(match.group(1)) if match else None
-        self.enhanced_code = match.group(2) if match else None
+        self.reply_code = reply_code or None
+        self.enhanced_code = enhanced_code or None
         super().__init__(int(code), self.detail or self.strerror)
 
     @property
@@ -519,8 +516,8 @@ _ERROR_CLASSES = {
 }
 
 
-def _error(code, detail=""):
-    return _ERROR_CLASSES.get(code, EsmtpError)(code, detail)
+def _error(code, detail="", reply_code=None, enhanced_code=None):
+    return _ERROR_CLASSES.get(code, EsmtpError)(code, detail, reply_code, enhanced_code)
 
 
 def _check(rc, what):
@@ -583,7 +580,7 @@ def _error_trampoline(_session, code, detail, key):
     if session is None or session._pending is not None or session._on_error is None:
         return
     try:
-        session._on_error(_error(code, _text(detail)))
+        session._on_error(session._run_error(code, _text(detail)))
     except BaseException as exc:   # noqa: B036
         session._fail(exc)
 
@@ -762,6 +759,8 @@ class Session:
             raise StateError(ErrorCode.ESTATE, "close() from inside a callback of the same session")
         self._frozen = {
             "greeting": self.greeting, "detail": self.detail,
+            "reply_code": self._result("reply_code", _lib.session_reply_code, int),
+            "enhanced_code": self._result("enhanced_code", _lib.session_enhanced_code),
             "tls_version": self.tls_version, "tls_cipher": self.tls_cipher,
             "tls_peer_subject": self.tls_peer_subject, "tls_resumed": self.tls_resumed,
         }
@@ -833,10 +832,10 @@ class Session:
                 reader.exc = None
         if exc is not None:
             if rc < 0 and hasattr(exc, "add_note"):
-                exc.add_note(f"esmtp: raised by a callback; the session ended with {_error(rc, self.detail)}")
+                exc.add_note(f"esmtp: raised by a callback; the session ended with {self._run_error(rc)}")
             raise exc
         if rc < 0:
-            raise _error(rc, self.detail)
+            raise self._run_error(rc)
 
     # -- settings (write-through to C; the getters return what was set)
 
@@ -1158,10 +1157,17 @@ class Session:
 
     # -- results
 
-    def _result(self, name, cfunc):
+    def _run_error(self, rc, detail=None):
+        """The exception for a run that ended with rc: the detail, and the
+        server's reply that ended it, as the library reports them."""
+        return _error(rc, self.detail if detail is None else detail,
+                      self._result("reply_code", _lib.session_reply_code, int),
+                      self._result("enhanced_code", _lib.session_enhanced_code))
+
+    def _result(self, name, cfunc, convert=_text):
         if self._ptr is None:
             return self._frozen[name] if self._frozen else None
-        return _text(cfunc(self._ptr))
+        return convert(cfunc(self._ptr))
 
     @property
     def detail(self):

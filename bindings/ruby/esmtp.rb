@@ -77,6 +77,8 @@ module Esmtp
     attach_function :esmtp_session_send, [:pointer], :int, blocking: true
 
     attach_function :esmtp_session_detail, [:pointer], :string
+    attach_function :esmtp_session_reply_code, [:pointer], :int
+    attach_function :esmtp_session_enhanced_code, [:pointer], :string
     attach_function :esmtp_session_greeting, [:pointer], :string
     attach_function :esmtp_session_extension, %i[pointer string], :string
 
@@ -120,14 +122,18 @@ module Esmtp
   # Raised when a call fails or a session ends early. #code is the negative
   # ESMTP_E* value (compare with Esmtp::ECONNECT ...), #name its symbol
   # (:ECONNECT), #reason esmtp's short description and #detail the session's
-  # account of the failure, with the server's reply when there was one.
+  # account of the failure, with the server's reply when there was one;
+  # #reply_code (Integer) and #enhanced_code (String) are that reply's codes,
+  # or nil.
   class Error < StandardError
-    attr_reader :code, :reason, :detail
+    attr_reader :code, :reason, :detail, :reply_code, :enhanced_code
 
-    def initialize(code, detail = nil)
+    def initialize(code, detail = nil, reply_code = nil, enhanced_code = nil)
       @code = code
       @reason = Lib.esmtp_strerror(code)
       @detail = detail.nil? || detail.empty? ? nil : Esmtp.text(detail)
+      @reply_code = reply_code&.positive? ? reply_code : nil
+      @enhanced_code = enhanced_code.nil? || enhanced_code.empty? ? nil : enhanced_code
       super(@detail ? "#{@reason} (#{name}): #{@detail}" : "#{@reason} (#{name})")
     end
 
@@ -153,8 +159,8 @@ module Esmtp
   end
 
   # Raises Esmtp::Error for a negative return code, returns it otherwise.
-  def self.check(code, detail = nil)
-    raise Error.new(code, detail) if code.negative?
+  def self.check(code, detail = nil, reply_code = nil, enhanced_code = nil)
+    raise Error.new(code, detail, reply_code, enhanced_code) if code.negative?
 
     code
   end
@@ -447,7 +453,8 @@ module Esmtp
         @callback_error = nil
         raise err
       end
-      Esmtp.check(rc, detail)
+      Esmtp.check(rc, detail, Lib.esmtp_session_reply_code(to_ptr),
+                  Lib.esmtp_session_enhanced_code(to_ptr))
       messages
     end
 

@@ -17,17 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "internal.h"
 #include "itest.h"
+#include "memtls.h"
 #include "run_suite.h"
-#include "tls.h"
 
 /* ck_assert marks a point (a write to Check's log) on every success: too
  * slow for the checks after each of thousands of cuts. */
@@ -94,110 +88,6 @@ static void rig_free(rig *g)
         message_free(g->msgs[i]);
 }
 
-/* ------------------------------------------------------------ the client's commands */
-
-/* How a client command ends: with its line, the body's dot, or a chunk. */
-enum { CC_LINE, CC_DOT, CC_CHUNK, CC_LAST_CHUNK };
-
-typedef struct command {
-    size_t start;    /* its line (for the dot: where the body starts) */
-    size_t line_len;
-    size_t end;      /* just past its last byte */
-    int kind;
-} command;
-
-/* A client's byte stream split into commands as a server reads it: each
- * is answered by one reply, in order. */
-typedef struct scan {
-    ebuf bytes;
-    size_t pos;      /* bytes taken into commands (or into the chunk below) */
-    int in_body;     /* after DATA, until the dot line */
-    size_t body_start;
-    int in_chunk;    /* after a BDAT line, until its chunk is whole */
-    size_t chunk_left;
-    command chunk;
-    command cmds[32];
-    size_t n;
-} scan;
-
-static void scan_push(scan *sc, command c)
-{
-    require(sc->n < sizeof sc->cmds / sizeof *sc->cmds, "too many commands");
-    sc->cmds[sc->n++] = c;
-}
-
-static void scan_more(scan *sc, const char *p, size_t len)
-{
-    require(ebuf_append(&sc->bytes, p, len) == 0, "out of memory");
-    for (;;) {
-        if (sc->in_chunk) {
-            if (sc->bytes.len - sc->pos < sc->chunk_left)
-                return;
-            sc->pos += sc->chunk_left;
-            sc->chunk.end = sc->pos;
-            scan_push(sc, sc->chunk);
-            sc->in_chunk = 0;
-        }
-        const char *line = sc->bytes.data + sc->pos;
-        const char *crlf = strstr(line, "\r\n"); /* the client sends text: no NUL */
-        if (!crlf)
-            return;
-        command c = {sc->pos, (size_t)(crlf - line), sc->pos + (size_t)(crlf - line) + 2, CC_LINE};
-        sc->pos = c.end;
-        if (sc->in_body) {
-            if (c.line_len == 1 && line[0] == '.') {
-                sc->in_body = 0;
-                scan_push(sc, (command){sc->body_start, 0, c.end, CC_DOT});
-            }
-        } else if (c.line_len > 5 && strncmp(line, "BDAT ", 5) == 0) {
-            char *rest;
-            sc->chunk_left = strtoul(line + 5, &rest, 10);
-            c.kind = strncmp(rest, " LAST", 5) == 0 ? CC_LAST_CHUNK : CC_CHUNK;
-            sc->chunk = c;
-            sc->in_chunk = 1;
-        } else {
-            scan_push(sc, c);
-            if (c.line_len == 4 && strncmp(line, "DATA", 4) == 0) {
-                sc->in_body = 1;
-                sc->body_start = c.end;
-            }
-        }
-    }
-}
-
-static int is_verb(const scan *sc, const command *c, const char *verb)
-{
-    size_t n = strlen(verb);
-    return c->kind == CC_LINE && c->line_len >= n &&
-           strncmp(sc->bytes.data + c->start, verb, n) == 0;
-}
-
-/* Whole replies in a stream of server bytes, told apart without the
- * library's parser (the test's verdicts must not lean on it): a reply ends
- * with the CRLF of a line "ddd text" or "ddd". */
-typedef struct reply_count {
-    size_t col;    /* bytes of the line so far */
-    char sep;      /* its fourth byte */
-    int cr;        /* the last byte was CR */
-    size_t n;      /* replies that ended */
-} reply_count;
-
-/* Takes one byte; says whether a reply ended with it. */
-static int count_byte(reply_count *rc, char ch)
-{
-    if (ch == '\n') {
-        int end = rc->cr && rc->col >= 4 && (rc->sep == ' ' || rc->col == 4);
-        rc->col = 0;
-        rc->cr = 0;
-        rc->n += end;
-        return end;
-    }
-    if (rc->col++ == 3)
-        rc->sep = ch;
-    rc->cr = ch == '\r';
-    return 0;
-}
-
 /* ------------------------------------------------------------ one run, and its verdict */
 
 /* The client's side of a run as an observer sees it. */
@@ -214,7 +104,13 @@ static void track_init(track *t)
 
 static void track_free(track *t)
 {
-    ebuf_free(&t->out.bytes);
+    scan_free(&t->out);
+}
+
+static void track_received(track *t, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        count_byte(&t->replies, p[i]);
 }
 
 static void track_sent(rig *g, track *t, size_t n)
@@ -244,8 +140,7 @@ static void drain(rig *g, track *t, uint64_t room)
 static void deliver(rig *g, track *t, const char *p, size_t n)
 {
     engine_recv(g->e, p, n);
-    for (size_t i = 0; i < n; i++)
-        count_byte(&t->replies, p[i]);
+    track_received(t, p, n);
 }
 
 static const char *const status_names[] = {"PENDING", "OK", "TEMPFAIL", "PERMFAIL", "UNKNOWN"};
@@ -498,48 +393,16 @@ END_TEST
 
 /* ------------------------------------------------------------ a STARTTLS server in memory */
 
-static SSL_CTX *server_ctx;
-static char ca_dir[256], ca_file[300];
+static memtls_cert cert; /* trusted by the client as its only CA */
 
-/* A throw-away self-signed certificate for mail.test, which the client
- * trusts as its only CA. Ed25519 keeps thousands of handshakes fast. */
 static void tls_server_up(void)
 {
-    EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-    X509 *cert = X509_new();
-    X509_EXTENSION *san = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, "DNS:mail.test");
-    ck_assert(key && cert && san);
-    X509_NAME *name = X509_get_subject_name(cert);
-    ck_assert(X509_set_version(cert, X509_VERSION_3) &&
-              ASN1_INTEGER_set(X509_get_serialNumber(cert), 1) &&
-              X509_gmtime_adj(X509_getm_notBefore(cert), -3600) &&
-              X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600) &&
-              X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                                         (const unsigned char *)"mail.test", -1, -1, 0) &&
-              X509_set_issuer_name(cert, name) && X509_set_pubkey(cert, key) &&
-              X509_add_ext(cert, san, -1) && X509_sign(cert, key, NULL));
-    const char *tmp = getenv("TMPDIR");
-    snprintf(ca_dir, sizeof ca_dir, "%s/esmtp-cuts-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(ca_dir));
-    snprintf(ca_file, sizeof ca_file, "%s/ca.pem", ca_dir);
-    FILE *f = fopen(ca_file, "w");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(PEM_write_X509(f, cert), 1);
-    ck_assert_int_eq(fclose(f), 0);
-    server_ctx = SSL_CTX_new(TLS_server_method());
-    ck_assert_ptr_nonnull(server_ctx);
-    ck_assert_int_eq(SSL_CTX_use_certificate(server_ctx, cert), 1);
-    ck_assert_int_eq(SSL_CTX_use_PrivateKey(server_ctx, key), 1);
-    X509_EXTENSION_free(san);
-    X509_free(cert);
-    EVP_PKEY_free(key);
+    memtls_cert_make(&cert);
 }
 
 static void tls_server_down(void)
 {
-    SSL_CTX_free(server_ctx);
-    unlink(ca_file);
-    rmdir(ca_dir);
+    memtls_cert_free(&cert);
 }
 
 /* A scripted SMTP server: greeting, EHLO (STARTTLS in clear, PIPELINING
@@ -547,13 +410,12 @@ static void tls_server_down(void)
  * QUIT; it writes its replies when it has read all it was given, as
  * servers flush. */
 typedef struct peer {
-    SSL *ssl;          /* NULL while in clear */
+    memtls_server srv; /* srv.out: every byte sent, in clear, then TLS records */
     scan in;           /* the client's commands, decrypted */
     size_t answered;
     size_t queued;     /* messages accepted */
     int closed;        /* QUIT was answered */
     ebuf replies;      /* answered, not yet written */
-    ebuf out;          /* every byte sent: in clear, then TLS records */
 } peer;
 
 static void peer_say(peer *p, const char *text)
@@ -563,29 +425,9 @@ static void peer_say(peer *p, const char *text)
 
 static void peer_flush(peer *p)
 {
-    if (!p->ssl) {
-        if (p->replies.len)
-            require(ebuf_append(&p->out, p->replies.data, p->replies.len) == 0, "out of memory");
-    } else {
-        if (p->replies.len)
-            require(SSL_write(p->ssl, p->replies.data, (int)p->replies.len) ==
-                        (int)p->replies.len, "the server cannot write");
-        char buf[4096];
-        int n;
-        while ((n = BIO_read(SSL_get_wbio(p->ssl), buf, sizeof buf)) > 0)
-            require(ebuf_append(&p->out, buf, (size_t)n) == 0, "out of memory");
-    }
+    require(memtls_server_send(&p->srv, p->replies.data, p->replies.len) == 0,
+            "the server cannot write");
     ebuf_clear(&p->replies);
-}
-
-static void peer_start_tls(peer *p)
-{
-    BIO *rd = BIO_new(BIO_s_mem()), *wr = BIO_new(BIO_s_mem());
-    p->ssl = SSL_new(server_ctx);
-    require(rd && wr && p->ssl, "cannot make the server's TLS");
-    BIO_set_mem_eof_return(rd, -1);
-    SSL_set_bio(p->ssl, rd, wr);
-    SSL_set_accept_state(p->ssl);
 }
 
 static void peer_answer(peer *p, const command *c)
@@ -597,12 +439,12 @@ static void peer_answer(peer *p, const command *c)
     } else if (c->kind == CC_CHUNK) {
         peer_say(p, "250 2.0.0 Ok: chunk received\r\n");
     } else if (is_verb(&p->in, c, "EHLO")) {
-        peer_say(p, p->ssl ? "250-mail.test\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n"
-                           : "250-mail.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
+        peer_say(p, p->srv.ssl ? "250-mail.test\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n"
+                               : "250-mail.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
     } else if (is_verb(&p->in, c, "STARTTLS")) {
         peer_say(p, "220 2.0.0 Ready to start TLS\r\n");
         peer_flush(p);
-        peer_start_tls(p);
+        memtls_server_tls(&p->srv, cert.ctx);
     } else if (is_verb(&p->in, c, "MAIL")) {
         peer_say(p, "250 2.1.0 Ok\r\n");
     } else if (is_verb(&p->in, c, "RCPT")) {
@@ -612,8 +454,7 @@ static void peer_answer(peer *p, const command *c)
     } else if (is_verb(&p->in, c, "QUIT")) {
         peer_say(p, "221 2.0.0 Bye\r\n");
         peer_flush(p);
-        if (p->ssl)
-            SSL_shutdown(p->ssl); /* close_notify */
+        memtls_server_close(&p->srv);
         p->closed = 1;
     } else {
         ck_abort_msg("the server got \"%.*s\"", (int)c->line_len, p->in.bytes.data + c->start);
@@ -625,16 +466,10 @@ static void peer_recv(peer *p, const char *data, size_t n)
 {
     if (p->closed)
         return;
-    if (!p->ssl) {
-        scan_more(&p->in, data, n);
-    } else {
-        require(BIO_write(SSL_get_rbio(p->ssl), data, (int)n) == (int)n, "out of memory");
-        char buf[16384];
-        int got;
-        while ((got = SSL_read(p->ssl, buf, sizeof buf)) > 0)
-            scan_more(&p->in, buf, (size_t)got);
-        require(SSL_get_error(p->ssl, got) == SSL_ERROR_WANT_READ, "the server's TLS failed");
-    }
+    ebuf plain = {0};
+    require(memtls_server_recv(&p->srv, data, n, &plain) == 0, "the server's TLS failed");
+    scan_more(&p->in, plain.data, plain.len);
+    ebuf_free(&plain);
     while (!p->closed && p->answered < p->in.n)
         peer_answer(p, &p->in.cmds[p->answered++]);
     peer_flush(p);
@@ -642,117 +477,34 @@ static void peer_recv(peer *p, const char *data, size_t n)
 
 static void peer_free(peer *p)
 {
-    SSL_free(p->ssl);
-    ebuf_free(&p->in.bytes);
+    memtls_server_free(&p->srv);
+    scan_free(&p->in);
     ebuf_free(&p->replies);
-    ebuf_free(&p->out);
 }
 
 /* ------------------------------------------------------------ the client's pump */
 
-/* The client's connection, pumped between the socket (here: memory) and
- * the engine as lib/session.c pumps it: receive(), transmit() and
- * start_tls() there, without the session's port-mode check, progress
- * events and TLS resumption. */
-typedef struct client {
-    tls_conn *tls;     /* NULL while in clear */
-    int handshaking;
-    size_t tls_out_off;       /* sent part of tls_output() */
-    size_t tls_plain_pending; /* plaintext encrypted but not yet on the wire */
-} client;
-
-static void client_start_tls(rig *g, client *c)
+/* The client's side as the track sees it, through lib/conn.c's pump
+ * (tests/memtls.c). */
+static void watch_received(void *ud, const char *p, size_t n, int encrypted)
 {
-    char why[300];
-    tls_config cfg = {.ca_file = ca_file, .min_version = ESMTP_TLS_1_2};
-    int rc = tls_new(&c->tls, &cfg, "mail.test", NULL, why, sizeof why);
-    if (rc == 0) {
-        c->handshaking = 1;
-        rc = tls_handshake(c->tls, why, sizeof why); /* queues the ClientHello */
-    }
-    if (rc < 0)
-        engine_closed(g->e, rc, why);
+    (void)encrypted;
+    track_received(ud, p, n);
 }
 
-static void client_receive(rig *g, client *c, track *t, const char *buf, size_t n)
+static void watch_taken(void *ud, const char *p, size_t n)
 {
-    engine *e = g->e;
-    if (!c->tls) {
-        deliver(g, t, buf, n);
-        if (engine_wants_tls(e))
-            client_start_tls(g, c);
-        return;
-    }
-    char why[300];
-    int rc = tls_feed(c->tls, buf, n);
-    if (rc == 0 && c->handshaking) {
-        rc = tls_handshake(c->tls, why, sizeof why);
-        if (rc < 0) {
-            engine_closed(e, rc, why);
-            return;
-        }
-        if (rc == 0)
-            return;
-        c->handshaking = 0;
-        if (engine_wants_tls(e))
-            rc = engine_tls_started(e);
-    }
-    char plain[16384];
-    long got;
-    while (rc == 0 && !engine_done(e) && (got = tls_read(c->tls, plain, sizeof plain)) != 0) {
-        if (got < 0) {
-            engine_closed(e, (int)got, "the server closed the TLS connection");
-            return;
-        }
-        deliver(g, t, plain, (size_t)got);
-    }
-    if (rc < 0 && !engine_done(e))
-        engine_closed(e, rc, esmtp_strerror(rc));
+    track *t = ud;
+    scan_more(&t->out, p, n);
 }
 
-/* Sends what is waiting; the socket takes everything, into wire. */
-static void client_transmit(rig *g, client *c, track *t, ebuf *wire)
+static void watch_sent(void *ud, size_t n)
 {
-    engine *e = g->e;
-    while (!engine_done(e)) {
-        const char *data;
-        size_t len;
-        ebuf *net = c->tls ? tls_output(c->tls) : NULL;
-        if (net && c->tls_out_off < net->len) {
-            data = net->data + c->tls_out_off;
-            len = net->len - c->tls_out_off;
-        } else if (net) {
-            /* All ciphertext is out: its plaintext has been sent. */
-            ebuf_clear(net);
-            c->tls_out_off = 0;
-            if (c->tls_plain_pending) {
-                track_sent(g, t, c->tls_plain_pending);
-                c->tls_plain_pending = 0;
-                continue;
-            }
-            if (c->handshaking || !engine_wants_write(e) || engine_output(e, &data, &len) != 0 ||
-                len == 0)
-                break;
-            long n = tls_write(c->tls, data, len);
-            if (n < 0) {
-                engine_closed(e, ESMTP_ETLS, "the TLS connection failed while writing");
-                break;
-            }
-            scan_more(&t->out, data, (size_t)n);
-            c->tls_plain_pending = (size_t)n;
-            continue;
-        } else if (!engine_wants_write(e) || engine_output(e, &data, &len) != 0 || len == 0) {
-            break;
-        }
-        require(ebuf_append(wire, data, len) == 0, "out of memory");
-        if (net) {
-            c->tls_out_off += len;
-        } else {
-            scan_more(&t->out, data, len);
-            track_sent(g, t, len);
-        }
-    }
+    track *t = ud;
+    t->sent += n;
 }
+
+static const memtls_watch tracked = {watch_received, watch_taken, watch_sent};
 
 typedef struct tls_result {
     size_t server_bytes; /* all the server sent */
@@ -767,33 +519,34 @@ static tls_result tls_run(int chunking, size_t cut, const char *what)
     rig g;
     track t;
     peer p;
-    client c = {0};
+    memtls_client c;
     rig_setup(&g, chunking, ENGINE_STARTTLS_REQUIRED);
     track_init(&t);
+    memtls_client_init(&c, g.e, cert.ca_file, &tracked, &t);
     memset(&p, 0, sizeof p);
     peer_say(&p, "220 mail.test ESMTP\r\n");
     peer_flush(&p);
     ebuf wire = {0};
     size_t given = 0;
     for (int moved = 1; moved;) {
-        size_t upto = p.out.len < cut ? p.out.len : cut;
+        size_t upto = p.srv.out.len < cut ? p.srv.out.len : cut;
         moved = given < upto && !engine_done(g.e);
         if (moved)
-            client_receive(&g, &c, &t, p.out.data + given, upto - given);
+            memtls_client_receive(&c, p.srv.out.data + given, upto - given);
         given = upto;
         ebuf_clear(&wire);
-        client_transmit(&g, &c, &t, &wire);
+        memtls_client_transmit(&c, &wire);
         if (wire.len) {
             peer_recv(&p, wire.data, wire.len);
             moved = 1;
         }
     }
     check_cut(&g, &t, ESMTP_EIO, what, cut);
-    tls_result res = {p.out.len, c.tls && !c.handshaking, 0};
+    tls_result res = {p.srv.out.len, c.tls && !c.handshaking, 0};
     for (size_t m = 0; m < NMSGS; m++)
         res.delivered += esmtp_message_status(g.msgs[m]) == ESMTP_STATUS_OK;
     ebuf_free(&wire);
-    tls_free(c.tls);
+    memtls_client_free(&c);
     peer_free(&p);
     track_free(&t);
     rig_free(&g);

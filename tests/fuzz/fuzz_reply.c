@@ -14,13 +14,8 @@
 #include <esmtp/esmtp.h>
 
 #include "buf.h"
+#include "fuzz_common.h"
 #include "reply.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,17 +29,17 @@ typedef struct outcome {
 
 static void log_bytes(outcome *o, const void *p, size_t n)
 {
-    CHECK(ebuf_append(&o->log, &n, sizeof n) == 0);
-    CHECK(ebuf_append(&o->log, p, n) == 0);
+    FZ_CHECK(ebuf_append(&o->log, &n, sizeof n) == 0);
+    FZ_CHECK(ebuf_append(&o->log, p, n) == 0);
 }
 
 static void on_line(void *ctx, const char *line, size_t len)
 {
     outcome *o = ctx;
-    CHECK(!memchr(line, '\n', len));
+    FZ_CHECK(!memchr(line, '\n', len));
     if (o->raw_lines++)
-        CHECK(ebuf_append(&o->raw, "\n", 1) == 0);
-    CHECK(ebuf_append(&o->raw, line, len) == 0);
+        FZ_CHECK(ebuf_append(&o->raw, "\n", 1) == 0);
+    FZ_CHECK(ebuf_append(&o->raw, line, len) == 0);
 }
 
 static int digit(char c)
@@ -67,14 +62,14 @@ static void check_enhanced(const char *e, int code)
     size_t n = strlen(e);
     if (n == 0)
         return;
-    CHECK(n >= 5 && e[0] - '0' == code / 100 && e[0] != '3' && e[1] == '.');
+    FZ_CHECK(n >= 5 && e[0] - '0' == code / 100 && e[0] != '3' && e[1] == '.');
     size_t i = 2, d = digits13(e + i, n - i);
-    CHECK(d);
+    FZ_CHECK(d);
     i += d;
-    CHECK(i < n && e[i] == '.');
+    FZ_CHECK(i < n && e[i] == '.');
     i++;
     d = digits13(e + i, n - i);
-    CHECK(d && i + d == n);
+    FZ_CHECK(d && i + d == n);
 }
 
 /* One text line against its raw line: "DDD" / "DDD-" / "DDD " with the
@@ -83,18 +78,18 @@ static void check_enhanced(const char *e, int code)
 static void check_line(const char *raw, size_t rn, const char *text, size_t tn, int code,
                        int last)
 {
-    CHECK(rn >= 3 && (raw[0] - '0') * 100 + (raw[1] - '0') * 10 + (raw[2] - '0') == code);
-    CHECK(rn == 3 ? last : raw[3] == (last ? ' ' : '-'));
+    FZ_CHECK(rn >= 3 && (raw[0] - '0') * 100 + (raw[1] - '0') * 10 + (raw[2] - '0') == code);
+    FZ_CHECK(rn == 3 ? last : raw[3] == (last ? ' ' : '-'));
     const char *rest = rn > 3 ? raw + 4 : raw + rn;
     size_t restn = rn > 3 ? rn - 4 : 0;
-    CHECK(tn <= restn && memcmp(rest + restn - tn, text, tn) == 0);
+    FZ_CHECK(tn <= restn && memcmp(rest + restn - tn, text, tn) == 0);
     size_t cut = restn - tn;
     if (cut) {
         /* what was taken off is an enhanced code and its space, which only
          * an empty text may lack */
         char code_only[16];
         size_t clen = rest[cut - 1] == ' ' ? cut - 1 : cut;
-        CHECK(clen < sizeof code_only && (!tn || clen < cut));
+        FZ_CHECK(clen < sizeof code_only && (!tn || clen < cut));
         memcpy(code_only, rest, clen);
         code_only[clen] = '\0';
         check_enhanced(code_only, code);
@@ -104,12 +99,12 @@ static void check_line(const char *raw, size_t rn, const char *text, size_t tn, 
 static void check_reply(const reply_parser *p, outcome *o)
 {
     const reply *r = &p->reply;
-    CHECK(r->code / 100 >= 2 && r->code / 100 <= 5 && r->code / 10 % 10 <= 5);
-    CHECK(r->lines >= 1 && r->lines <= p->max_lines && r->lines == o->raw_lines);
-    CHECK(memchr(r->enhanced, '\0', sizeof r->enhanced));
+    FZ_CHECK(r->code / 100 >= 2 && r->code / 100 <= 5 && r->code / 10 % 10 <= 5);
+    FZ_CHECK(r->lines >= 1 && r->lines <= p->max_lines && r->lines == o->raw_lines);
+    FZ_CHECK(memchr(r->enhanced, '\0', sizeof r->enhanced));
     check_enhanced(r->enhanced, r->code);
-    CHECK(r->text.data && strlen(r->text.data) == r->text.len);
-    CHECK(r->text.len <= r->lines * (p->max_line + 1));
+    FZ_CHECK(r->text.data && strlen(r->text.data) == r->text.len);
+    FZ_CHECK(r->text.len <= r->lines * (p->max_line + 1));
 
     /* text: one line per raw line, joined by '\n' and nothing else */
     const char *t = r->text.data, *tend = t + r->text.len;
@@ -118,14 +113,14 @@ static void check_reply(const reply_parser *p, outcome *o)
         const char *tnl = memchr(t, '\n', (size_t)(tend - t));
         const char *wnl = memchr(w, '\n', (size_t)(wend - w));
         const char *te = tnl ? tnl : tend, *we = wnl ? wnl : wend;
-        CHECK((tnl == NULL) == (i + 1 == r->lines) && (wnl == NULL) == (i + 1 == r->lines));
+        FZ_CHECK((tnl == NULL) == (i + 1 == r->lines) && (wnl == NULL) == (i + 1 == r->lines));
         check_line(w, (size_t)(we - w), t, (size_t)(te - t), r->code, i + 1 == r->lines);
         t = te + (tnl != NULL);
         w = we + (wnl != NULL);
     }
     /* the enhanced code comes from the first line only */
     if (r->enhanced[0])
-        CHECK(strncmp(o->raw.data + 4, r->enhanced, strlen(r->enhanced)) == 0);
+        FZ_CHECK(strncmp(o->raw.data + 4, r->enhanced, strlen(r->enhanced)) == 0);
 
     log_bytes(o, &r->code, sizeof r->code);
     log_bytes(o, r->enhanced, strlen(r->enhanced));
@@ -146,14 +141,14 @@ static size_t line_start(const uint8_t *s, size_t at)
 
 static void check_error(reply_parser *p, outcome *o, int rc, const uint8_t *s, size_t at)
 {
-    CHECK(rc == ESMTP_EPROTO && p->error);
+    FZ_CHECK(rc == ESMTP_EPROTO && p->error);
     size_t where = line_start(s, at);
     log_bytes(o, &where, sizeof where);
     log_bytes(o, p->error, strlen(p->error));
     /* fed again without a reset, it fails the same way and takes nothing */
     const char *why = p->error;
     size_t used = 1;
-    CHECK(reply_parser_feed(p, "250 ok\r\n", 8, &used) == rc && used == 0 && p->error == why);
+    FZ_CHECK(reply_parser_feed(p, "250 ok\r\n", 8, &used) == rc && used == 0 && p->error == why);
 }
 
 /* Feeds s[0, len) in pieces: sizes[i % nsizes] bytes at a time, or all of
@@ -176,9 +171,9 @@ static void run(const uint8_t *s, size_t len, size_t max_line, size_t max_lines,
         do {
             size_t used = (size_t)-1;
             int rc = reply_parser_feed(&p, (const char *)s + pos + off, piece - off, &used);
-            CHECK(used <= piece - off);
+            FZ_CHECK(used <= piece - off);
             /* memory stays bounded: ebuf starts at 64 bytes and doubles */
-            CHECK(p.line.len <= p.max_line + 1 &&
+            FZ_CHECK(p.line.len <= p.max_line + 1 &&
                   (p.line.cap <= 64 || p.line.cap <= 2 * (p.max_line + 2)));
             if (rc < 0) {
                 check_error(&p, o, rc, s, pos + off + used);
@@ -187,10 +182,10 @@ static void run(const uint8_t *s, size_t len, size_t max_line, size_t max_lines,
             }
             off += used;
             if (rc == 1) {
-                CHECK(used >= 1 && s[pos + off - 1] == '\n' && !p.in_reply && p.line.len == 0);
+                FZ_CHECK(used >= 1 && s[pos + off - 1] == '\n' && !p.in_reply && p.line.len == 0);
                 check_reply(&p, o);
             } else {
-                CHECK(rc == 0 && off == piece);
+                FZ_CHECK(rc == 0 && off == piece);
             }
         } while (off < piece);
         pos += piece;
@@ -223,7 +218,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     outcome whole = {{0}, {0}, 0}, split = {{0}, {0}, 0};
     run(s, len, max_line, max_lines, NULL, 0, &whole);
     run(s, len, max_line, max_lines, sizes, nsizes, &split);
-    CHECK(whole.log.len == split.log.len &&
+    FZ_CHECK(whole.log.len == split.log.len &&
           memcmp(whole.log.data, split.log.data, whole.log.len) == 0);
     ebuf_free(&whole.log);
     ebuf_free(&whole.raw);

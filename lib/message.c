@@ -17,15 +17,25 @@ int outcome_set(outcome *o, esmtp_status status, int code, const char *enhanced,
         n = 0;
     memcpy(o->enhanced, enhanced, n);
     o->enhanced[n] = '\0';
-    char *copy = mem_strdup(text);
-    free(o->text);
-    o->text = copy;
-    return copy ? 0 : ESMTP_ENOMEM;
+    size_t len = strlen(text);
+    outcome_text *t = mem_malloc(sizeof *t + len + 1);
+    o->text = NULL;
+    if (!t)
+        return ESMTP_ENOMEM;
+    memcpy(t->text, text, len + 1);
+    t->older = o->texts;
+    o->texts = t;
+    o->text = t->text;
+    return 0;
 }
 
 void outcome_free(outcome *o)
 {
-    free(o->text);
+    while (o->texts) {
+        outcome_text *t = o->texts;
+        o->texts = t->older;
+        free(t);
+    }
     o->text = NULL;
 }
 

@@ -9,12 +9,20 @@
 
 #include <esmtp/esmtp.h>
 
+/* One text an outcome ever had. */
+typedef struct outcome_text {
+    struct outcome_text *older;
+    char text[];
+} outcome_text;
+
 /* The fate of a message or recipient and the reply that decided it. */
 typedef struct outcome {
     esmtp_status status;
     int code;
     char enhanced[16];
-    char *text;
+    const char *text;            /* the current one, in texts, or NULL */
+    outcome_text *texts;         /* every text it had, newest first: a string
+                                    handed out stays valid until outcome_free */
 } outcome;
 
 /* Records an outcome; returns 0 or ESMTP_ENOMEM (the status is set even

@@ -45,6 +45,7 @@ void engine_free(engine *e)
     ebuf_free(&e->out);
     free(e->queue);
     ehlo_free(&e->caps);
+    ehlo_free(&e->clear_caps);
     ds_free(&e->ds);
     sasl_client_free(e->sasl);
     free(e->bdat_buf);
@@ -688,7 +689,9 @@ int engine_tls_started(engine *e)
 {
     /* RFC 3207 section 4.2: forget everything learned in clear. */
     e->tls_active = 1;
-    ehlo_free(&e->caps);
+    ehlo_free(&e->clear_caps);
+    e->clear_caps = e->caps;
+    e->caps = (ehlo_caps){0};
     reply_parser_reset(&e->parser);
     return send_hello(e, CMD_EHLO);
 }

@@ -117,6 +117,8 @@ typedef struct engine {
     size_t qcap;
 
     ehlo_caps caps;             /* what the last EHLO offered */
+    ehlo_caps clear_caps;       /* what EHLO offered before STARTTLS: kept, as the
+                                   strings handed out live until engine_free */
     int tls_active;             /* the connection is encrypted */
     int pipelining;             /* negotiated */
     int chunking;               /* BDAT instead of DATA */

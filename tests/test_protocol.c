@@ -19,14 +19,17 @@ typedef struct rig {
     int events[16];
     ebuf transcript;
     int abort_on;
+    const char *rcpt_text;      /* esmtp_recipient_text() at the last RECIPIENT event */
 } rig;
 
 static int on_event(void *ud, esmtp_event ev, esmtp_message *m, esmtp_recipient *r,
                     uint64_t bytes)
 {
-    (void)m, (void)r, (void)bytes;
+    (void)m, (void)bytes;
     rig *g = ud;
     g->events[ev]++;
+    if (ev == ESMTP_EVENT_RECIPIENT)
+        g->rcpt_text = esmtp_recipient_text(r);
     return g->abort_on == (int)ev;
 }
 
@@ -643,6 +646,42 @@ START_TEST(starttls_then_ehlo_again)
     expect_out(&g, "EHLO client.test\r\n");
     feed(&g, "250-mail.test\r\n250 SIZE 100\r\n");
     expect_out(&g, "MAIL FROM:<s@x.test> SIZE=5\r\n");
+    rig_free(&g);
+}
+END_TEST
+
+/* Issue 10: a string read during a run stays valid until the message is
+ * freed (ASan and valgrind see the difference): the text a recipient had
+ * at its RECIPIENT event, though the end of data then decided it. */
+START_TEST(recipient_text_read_at_its_event_stays_valid)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m = add(&g, "s@x.test", A, "one\r\n");
+    greet(&g, EHLO_PIPE);
+    free(drain(&g));
+    feed(&g, "250 ok\r\n250 2.1.5 recipient fine\r\n354 go\r\n");
+    ck_assert_str_eq(g.rcpt_text, "recipient fine");
+    free(drain(&g));
+    feed(&g, "250 2.0.0 queued\r\n");
+    ck_assert_str_eq(esmtp_recipient_text(esmtp_message_recipient(m, 0)), "queued");
+    ck_assert_str_eq(g.rcpt_text, "recipient fine");
+    rig_free(&g);
+}
+END_TEST
+
+/* Issue 10: what EHLO offered in clear stays readable after STARTTLS. */
+START_TEST(extensions_read_before_starttls_stay_valid)
+{
+    rig g;
+    tls_rig(&g, ENGINE_STARTTLS_REQUIRED);
+    greet(&g, "250-mail.test\r\n250-SIZE 777\r\n250 STARTTLS\r\n");
+    const char *size = engine_extension(g.e, "SIZE");
+    expect_out(&g, "STARTTLS\r\n");
+    feed(&g, "220 go ahead\r\n");
+    ck_assert_int_eq(engine_tls_started(g.e), 0);
+    ck_assert_ptr_null(engine_extension(g.e, "SIZE"));
+    ck_assert_str_eq(size, "777");
     rig_free(&g);
 }
 END_TEST
@@ -1389,6 +1428,7 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, starttls_injection_is_refused);
     tcase_add_test(tc, starttls_required_but_missing_stops_before_mail);
     tcase_add_test(tc, starttls_optional_goes_on_in_clear);
+    tcase_add_test(tc, extensions_read_before_starttls_stay_valid);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("auth");
@@ -1412,6 +1452,7 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, data_go_ahead_without_recipients_sends_lone_dot);
     tcase_add_test(tc, data_refused_then_rset_and_next);
     tcase_add_test(tc, final_dot_refused);
+    tcase_add_test(tc, recipient_text_read_at_its_event_stays_valid);
     tcase_add_test(tc, success_codes_out_of_place_deliver_nothing);
     tcase_add_test(tc, unsolicited_reply_without_pipelining_is_a_protocol_error);
     tcase_add_test(tc, replies_beyond_the_pipelined_ones_are_a_protocol_error);

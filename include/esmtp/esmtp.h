@@ -603,12 +603,17 @@ ESMTP_EXTERN int esmtp_session_reply_code(const esmtp_session *session);
 /** The enhanced status code of that reply ("4.3.2"), or "". */
 ESMTP_EXTERN const char *esmtp_session_enhanced_code(const esmtp_session *session);
 
-/** The greeting's text (without the code), or NULL before it arrives. */
+/**
+ * The greeting's text (without the code), or NULL before it arrives. Valid
+ * until the session next runs or is freed.
+ */
 ESMTP_EXTERN const char *esmtp_session_greeting(const esmtp_session *session);
 
 /**
  * Whether the server offered an EHLO keyword (case-insensitive): NULL if not,
  * otherwise its parameters ("" when it has none), e.g. "10240000" for SIZE.
+ * After STARTTLS it answers from the EHLO given over TLS. The string stays
+ * valid until the session next runs or is freed, across STARTTLS too.
  */
 ESMTP_EXTERN const char *esmtp_session_extension(const esmtp_session *session,
                                                  const char *keyword);
@@ -626,7 +631,11 @@ ESMTP_EXTERN esmtp_status esmtp_message_status(const esmtp_message *message);
  * (connection lost, local error).
  */
 ESMTP_EXTERN int esmtp_message_code(const esmtp_message *message);
-/** The RFC 3463 enhanced status code of that reply ("2.0.0"), or "". */
+/**
+ * The RFC 3463 enhanced status code of that reply ("2.0.0"), or "". The
+ * strings a message or recipient returns stay valid until the session that
+ * owns them is freed; read again, they give the latest outcome.
+ */
 ESMTP_EXTERN const char *esmtp_message_enhanced_code(const esmtp_message *message);
 /** The text of that reply, or esmtp's explanation when the code is 0. */
 ESMTP_EXTERN const char *esmtp_message_text(const esmtp_message *message);
@@ -646,9 +655,13 @@ ESMTP_EXTERN const char *esmtp_recipient_mailbox(const esmtp_recipient *recipien
 ESMTP_EXTERN esmtp_status esmtp_recipient_status(const esmtp_recipient *recipient);
 /** The code of the reply that decided the recipient's fate, or 0 (see esmtp_message_code()). */
 ESMTP_EXTERN int esmtp_recipient_code(const esmtp_recipient *recipient);
-/** The enhanced status code of that reply, or "". */
+/** The enhanced status code of that reply, or "" (valid as esmtp_message_enhanced_code()'s). */
 ESMTP_EXTERN const char *esmtp_recipient_enhanced_code(const esmtp_recipient *recipient);
-/** The text of that reply, or esmtp's explanation. */
+/**
+ * The text of that reply, or esmtp's explanation. Read during an event and
+ * kept, it stays valid after a later reply decides the recipient again,
+ * until the session is freed.
+ */
 ESMTP_EXTERN const char *esmtp_recipient_text(const esmtp_recipient *recipient);
 
 /** A static name for a status: "pending", "ok", "tempfail", "permfail", "unknown". */

@@ -25,10 +25,10 @@
  *     esmtp_mime_part *att;
  *     esmtp_mime_add_attachment(mime, &att);
  *     esmtp_mime_part_set_file(att, "/tmp/report.pdf");
- *     esmtp_mime_attach(message, mime);  // the envelope comes from the headers
+ *     if (esmtp_mime_attach(message, mime) != 0)  // the envelope comes from the headers
+ *         esmtp_mime_free(mime);          // attach failed: still the caller's
  *     esmtp_session_send(session);
- *     esmtp_session_free(session);
- *     esmtp_mime_free(mime);             // after the session
+ *     esmtp_session_free(session);        // frees the attached builder too
  */
 #ifndef ESMTP_MIME_H
 #define ESMTP_MIME_H

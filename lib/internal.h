@@ -40,6 +40,7 @@ struct esmtp_session {
     void *token_ud;
     int show_secrets;
 
+    void *user_data;             /* the caller's, never used here */
     esmtp_progress_cb progress_cb;
     void *progress_ud;
     esmtp_error_cb error_cb;

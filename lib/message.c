@@ -85,6 +85,21 @@ int esmtp_session_add_message(esmtp_session *s, esmtp_message **out)
     return 0;
 }
 
+int esmtp_session_remove_message(esmtp_session *s, esmtp_message *m)
+{
+    if (!s || !m || m->session != s)
+        return ESMTP_EINVAL;
+    if (!session_idle(s))
+        return ESMTP_ESTATE;
+    size_t i = 0;
+    while (s->msgs[i] != m)
+        i++;
+    memmove(&s->msgs[i], &s->msgs[i + 1], (s->nmsgs - i - 1) * sizeof *s->msgs);
+    s->nmsgs--;
+    message_free(m);
+    return 0;
+}
+
 int message_new(esmtp_message **out, esmtp_session *session)
 {
     esmtp_message *m = mem_calloc(1, sizeof *m);
@@ -395,4 +410,45 @@ int esmtp_message_set_body_rewind_cb(esmtp_message *m, esmtp_rewind_cb cb)
         return ESMTP_ESTATE;
     m->rewind_cb = cb;
     return 0;
+}
+
+esmtp_session *esmtp_message_session(const esmtp_message *m)
+{
+    return m ? m->session : NULL;
+}
+
+esmtp_message *esmtp_recipient_message(const esmtp_recipient *r)
+{
+    return r ? r->message : NULL;
+}
+
+const char *esmtp_message_reverse_path(const esmtp_message *m)
+{
+    return m ? m->reverse_path : NULL;
+}
+
+int esmtp_message_set_user_data(esmtp_message *m, void *user_data)
+{
+    if (!m)
+        return ESMTP_EINVAL;
+    m->user_data = user_data;
+    return 0;
+}
+
+void *esmtp_message_user_data(const esmtp_message *m)
+{
+    return m ? m->user_data : NULL;
+}
+
+int esmtp_recipient_set_user_data(esmtp_recipient *r, void *user_data)
+{
+    if (!r)
+        return ESMTP_EINVAL;
+    r->user_data = user_data;
+    return 0;
+}
+
+void *esmtp_recipient_user_data(const esmtp_recipient *r)
+{
+    return r ? r->user_data : NULL;
 }

@@ -68,6 +68,7 @@ typedef struct txn_state {
 
 struct esmtp_recipient {
     esmtp_message *message;
+    void *user_data;             /* the caller's, never used here */
     char *mailbox;
     outcome result;
     int notify;                  /* ESMTP_NOTIFY_* flags, 0: not asked */
@@ -77,6 +78,7 @@ struct esmtp_recipient {
 
 struct esmtp_message {
     esmtp_session *session;      /* the owner, or NULL (a test's message) */
+    void *user_data;             /* the caller's, never used here */
     char *reverse_path;          /* NULL until set */
     esmtp_recipient **rcpts;
     size_t nrcpts;

@@ -438,6 +438,16 @@ const char *engine_extension(const engine *e, const char *keyword)
     return ehlo_find(&e->caps, keyword);
 }
 
+size_t engine_extension_count(const engine *e)
+{
+    return e->caps.count;
+}
+
+const char *engine_extension_name(const engine *e, size_t index)
+{
+    return index < e->caps.count ? e->caps.ext[index].keyword : NULL;
+}
+
 /* Records why the session ends early (the first reason wins) and gives
  * every open message its fate: a refusal that ended the session (421, or
  * a 5xx to the greeting, HELO or AUTH) decides by its class; otherwise a

@@ -195,6 +195,9 @@ const char *engine_greeting(const engine *e); /* NULL before the greeting */
 
 /* The server's parameters for an EHLO keyword, or NULL if not offered. */
 const char *engine_extension(const engine *e, const char *keyword);
+/* The keywords offered, in the server's order. */
+size_t engine_extension_count(const engine *e);
+const char *engine_extension_name(const engine *e, size_t index);
 
 /* Changes whether the transcript shows AUTH data unredacted (the one
  * setting that may change during a run). */

@@ -330,3 +330,58 @@ esmtp_message *esmtp_session_message(const esmtp_session *s, size_t index)
 {
     return s && index < s->nmsgs ? s->msgs[index] : NULL;
 }
+
+size_t esmtp_session_extension_count(const esmtp_session *s)
+{
+    return s ? engine_extension_count(&s->eng) : 0;
+}
+
+const char *esmtp_session_extension_name(const esmtp_session *s, size_t index)
+{
+    return s ? engine_extension_name(&s->eng, index) : NULL;
+}
+
+/* ------------------------------------------------------------ the settings */
+
+const char *esmtp_session_server(const esmtp_session *s)
+{
+    return s ? s->host : NULL;
+}
+
+unsigned int esmtp_session_port(const esmtp_session *s)
+{
+    return s ? s->port : 0;
+}
+
+esmtp_tls_mode esmtp_session_tls(const esmtp_session *s)
+{
+    return s ? s->tls_mode : ESMTP_TLS_DEFAULT;
+}
+
+unsigned int esmtp_session_timeout(const esmtp_session *s, esmtp_timeout phase)
+{
+    return s && (unsigned)phase < ESMTP_TIMEOUT_ALL ? s->timeouts[phase] : 0;
+}
+
+const char *esmtp_session_auth_user(const esmtp_session *s)
+{
+    return s ? s->auth_user : NULL;
+}
+
+const char *esmtp_session_auth_mechanisms(const esmtp_session *s)
+{
+    return s ? s->auth_mechs : NULL;
+}
+
+int esmtp_session_set_user_data(esmtp_session *s, void *user_data)
+{
+    if (!s)
+        return ESMTP_EINVAL;
+    s->user_data = user_data;
+    return 0;
+}
+
+void *esmtp_session_user_data(const esmtp_session *s)
+{
+    return s ? s->user_data : NULL;
+}

@@ -59,6 +59,48 @@ START_TEST(aiosmtpd_receives_exact_bytes)
 }
 END_TEST
 
+/* A long-lived session (an application sending notifications): each run
+ * sends what was added since, the decided messages are removed between
+ * runs, and the server's extensions can be listed. */
+START_TEST(long_lived_session_removes_decided_messages)
+{
+    esmtp_session *s = itest_session(itest_port("AIOSMTPD_PORT"));
+    for (int run = 0; run < 3; run++) {
+        char *to = itest_mailbox("longlived", "example.org");
+        const char *rcpts[] = {to, NULL};
+        char body[64];
+        int n = snprintf(body, sizeof body, "Subject: run %d\r\n\r\nnotification %d\r\n", run, run);
+        esmtp_message *m = itest_message(s, FROM, rcpts, body, (size_t)n);
+        ck_assert_uint_eq(esmtp_session_message_count(s), 1);
+        ck_assert_int_eq(itest_drive(s, _i), 0);
+        check_status(m, ESMTP_STATUS_OK);
+        char *eml;
+        size_t len;
+        char *env = itest_aiosmtpd_record(to, &eml, &len);
+        ck_assert_msg(env != NULL, "nothing recorded for %s", to);
+        ck_assert_uint_eq(len, (size_t)n);
+        ck_assert(memcmp(eml, body, len) == 0);
+        free(env);
+        free(eml);
+        free(to);
+        ck_assert_int_eq(esmtp_session_remove_message(s, m), 0);
+    }
+    ck_assert_uint_eq(esmtp_session_message_count(s), 0);
+    /* what the last EHLO offered, by name, each with its parameters */
+    size_t count = esmtp_session_extension_count(s);
+    int pipelining = 0, size = 0;
+    for (size_t i = 0; i < count; i++) {
+        const char *name = esmtp_session_extension_name(s, i);
+        ck_assert_ptr_nonnull(esmtp_session_extension(s, name));
+        pipelining |= strcmp(name, "PIPELINING") == 0;
+        size |= strcmp(name, "SIZE") == 0 && strcmp(esmtp_session_extension(s, name), "10485760") == 0;
+    }
+    ck_assert(pipelining && size);
+    ck_assert_ptr_null(esmtp_session_extension_name(s, count));
+    esmtp_session_free(s);
+}
+END_TEST
+
 START_TEST(aiosmtpd_each_recipient_has_its_own_fate)
 {
     char *ok = itest_mailbox("fine", "example.org");
@@ -454,6 +496,7 @@ static Suite *integration_suite(void)
     TCase *tc = tcase_create("servers");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, aiosmtpd_receives_exact_bytes, 0, 2);
+    tcase_add_loop_test(tc, long_lived_session_removes_decided_messages, 0, 2);
     tcase_add_loop_test(tc, aiosmtpd_each_recipient_has_its_own_fate, 0, 2);
     tcase_add_loop_test(tc, aiosmtpd_refused_data_and_next_message, 0, 2);
     tcase_add_loop_test(tc, postfix_per_recipient_codes, 0, 2);

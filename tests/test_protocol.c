@@ -1017,6 +1017,66 @@ START_TEST(providers)
 }
 END_TEST
 
+/* The getters give back what was set; owners and user data. */
+START_TEST(settings_owners_and_user_data)
+{
+    esmtp_session *s;
+    ck_assert_int_eq(esmtp_session_new(&s), 0);
+    ck_assert_ptr_null(esmtp_session_server(s));
+    ck_assert_uint_eq(esmtp_session_port(s), 25);
+    ck_assert_int_eq(esmtp_session_tls(s), ESMTP_TLS_DEFAULT);
+    ck_assert_int_eq(esmtp_session_set_server(s, "mail.example.org", 587), 0);
+    ck_assert_int_eq(esmtp_session_set_tls(s, ESMTP_TLS_STARTTLS), 0);
+    ck_assert_int_eq(esmtp_session_set_timeout(s, ESMTP_TIMEOUT_DATA_END, 1234), 0);
+    ck_assert_int_eq(esmtp_session_set_auth(s, "u@example.org", "pw"), 0);
+    ck_assert_int_eq(esmtp_session_set_auth_mechanisms(s, "PLAIN"), 0);
+    ck_assert_str_eq(esmtp_session_server(s), "mail.example.org");
+    ck_assert_uint_eq(esmtp_session_port(s), 587);
+    ck_assert_int_eq(esmtp_session_tls(s), ESMTP_TLS_STARTTLS);
+    ck_assert_uint_eq(esmtp_session_timeout(s, ESMTP_TIMEOUT_DATA_END), 1234);
+    ck_assert_uint_eq(esmtp_session_timeout(s, ESMTP_TIMEOUT_ALL), 0);
+    ck_assert_str_eq(esmtp_session_auth_user(s), "u@example.org");
+    ck_assert_str_eq(esmtp_session_auth_mechanisms(s), "PLAIN");
+    ck_assert_uint_eq(esmtp_session_extension_count(s), 0);
+    ck_assert_ptr_null(esmtp_session_extension_name(s, 0));
+
+    int a, b, c;
+    esmtp_message *m1, *m2;
+    esmtp_recipient *r;
+    ck_assert_int_eq(esmtp_session_add_message(s, &m1), 0);
+    ck_assert_int_eq(esmtp_session_add_message(s, &m2), 0);
+    ck_assert_ptr_null(esmtp_message_reverse_path(m1));
+    ck_assert_int_eq(esmtp_message_set_reverse_path(m1, "me@example.org"), 0);
+    ck_assert_str_eq(esmtp_message_reverse_path(m1), "me@example.org");
+    ck_assert_int_eq(esmtp_message_add_recipient(m1, "you@example.org", &r), 0);
+    ck_assert_ptr_eq(esmtp_message_session(m1), s);
+    ck_assert_ptr_eq(esmtp_recipient_message(r), m1);
+    ck_assert_ptr_null(esmtp_session_user_data(s));
+    ck_assert_int_eq(esmtp_session_set_user_data(s, &a), 0);
+    ck_assert_int_eq(esmtp_message_set_user_data(m1, &b), 0);
+    ck_assert_int_eq(esmtp_recipient_set_user_data(r, &c), 0);
+    ck_assert_ptr_eq(esmtp_session_user_data(s), &a);
+    ck_assert_ptr_eq(esmtp_message_user_data(m1), &b);
+    ck_assert_ptr_eq(esmtp_recipient_user_data(r), &c);
+    ck_assert_int_eq(esmtp_session_set_user_data(NULL, &a), ESMTP_EINVAL);
+
+    /* removal: the later messages move up; not another session's, not while running */
+    esmtp_session *other;
+    esmtp_message *m3;
+    ck_assert_int_eq(esmtp_session_new(&other), 0);
+    ck_assert_int_eq(esmtp_session_add_message(other, &m3), 0);
+    ck_assert_int_eq(esmtp_session_remove_message(s, m3), ESMTP_EINVAL);
+    s->state = SESSION_RUNNING;
+    ck_assert_int_eq(esmtp_session_remove_message(s, m1), ESMTP_ESTATE);
+    s->state = SESSION_DONE;
+    ck_assert_int_eq(esmtp_session_remove_message(s, m1), 0);
+    ck_assert_uint_eq(esmtp_session_message_count(s), 1);
+    ck_assert_ptr_eq(esmtp_session_message(s, 0), m2);
+    esmtp_session_free(other);
+    esmtp_session_free(s);
+}
+END_TEST
+
 START_TEST(every_error_has_a_description)
 {
     /* Walk down from 0 until the first code without one: it must be the
@@ -1481,6 +1541,7 @@ static Suite *protocol_suite(void)
     tc = tcase_create("api");
     tcase_add_test(tc, providers);
     tcase_add_test(tc, every_error_has_a_description);
+    tcase_add_test(tc, settings_owners_and_user_data);
     suite_add_tcase(s, tc);
     return s;
 }

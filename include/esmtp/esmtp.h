@@ -119,6 +119,24 @@ ESMTP_EXTERN int esmtp_session_new(esmtp_session **out);
 ESMTP_EXTERN void esmtp_session_free(esmtp_session *session);
 
 /**
+ * Attaches a pointer of the caller's to a session, message or recipient (a
+ * binding's own object, for instance), which esmtp never uses; NULL until
+ * set. The setters return 0, or ESMTP_EINVAL for a NULL object, and may be
+ * called at any time, from callbacks too.
+ */
+ESMTP_EXTERN int esmtp_session_set_user_data(esmtp_session *session, void *user_data);
+/** The pointer given to esmtp_session_set_user_data(), or NULL. */
+ESMTP_EXTERN void *esmtp_session_user_data(const esmtp_session *session);
+/** Like esmtp_session_set_user_data(), for a message. */
+ESMTP_EXTERN int esmtp_message_set_user_data(esmtp_message *message, void *user_data);
+/** The pointer given to esmtp_message_set_user_data(), or NULL. */
+ESMTP_EXTERN void *esmtp_message_user_data(const esmtp_message *message);
+/** Like esmtp_session_set_user_data(), for a recipient. */
+ESMTP_EXTERN int esmtp_recipient_set_user_data(esmtp_recipient *recipient, void *user_data);
+/** The pointer given to esmtp_recipient_set_user_data(), or NULL. */
+ESMTP_EXTERN void *esmtp_recipient_user_data(const esmtp_recipient *recipient);
+
+/**
  * Sets the server. host is a DNS name, an IPv4 address, or an IPv6 address
  * with or without brackets ("::1" or "[::1]"). port 0 means 25.
  */
@@ -262,6 +280,25 @@ ESMTP_EXTERN int esmtp_session_set_oauth_token_cb(esmtp_session *session, esmtp_
  */
 ESMTP_EXTERN int esmtp_session_set_transcript_secrets(esmtp_session *session, int show);
 
+/*
+ * The settings, as set (by the setters above or a provider preset). The
+ * strings are the session's copies: valid until set again or the session
+ * is freed. NULL session: NULL, 0 or ESMTP_TLS_DEFAULT.
+ */
+/** The server's name or address as given, or NULL before one was set. */
+ESMTP_EXTERN const char *esmtp_session_server(const esmtp_session *session);
+/** The server's port (25 until one was set). */
+ESMTP_EXTERN unsigned int esmtp_session_port(const esmtp_session *session);
+/** The TLS mode as set (ESMTP_TLS_DEFAULT until one was set). */
+ESMTP_EXTERN esmtp_tls_mode esmtp_session_tls(const esmtp_session *session);
+/** A phase's timeout in milliseconds, or 0 for ESMTP_TIMEOUT_ALL or a bad phase. */
+ESMTP_EXTERN unsigned int esmtp_session_timeout(const esmtp_session *session,
+                                                esmtp_timeout phase);
+/** The user name for AUTH, or NULL when none was set. */
+ESMTP_EXTERN const char *esmtp_session_auth_user(const esmtp_session *session);
+/** The AUTH mechanism list as set, or NULL (any usable one). */
+ESMTP_EXTERN const char *esmtp_session_auth_mechanisms(const esmtp_session *session);
+
 /* ------------------------------------------------------------- providers */
 
 /**
@@ -358,6 +395,12 @@ ESMTP_EXTERN int esmtp_session_add_message(esmtp_session *session, esmtp_message
  * outside a quoted local part and angle brackets are rejected (ESMTP_EINVAL).
  */
 ESMTP_EXTERN int esmtp_message_set_reverse_path(esmtp_message *message, const char *mailbox);
+/**
+ * The reverse-path as set (or taken from an attached MIME builder's
+ * header), or NULL before one was. Valid until it is set again or the
+ * message is freed.
+ */
+ESMTP_EXTERN const char *esmtp_message_reverse_path(const esmtp_message *message);
 
 /**
  * Adds an envelope recipient (RCPT TO), validated like the reverse-path. If
@@ -617,6 +660,33 @@ ESMTP_EXTERN const char *esmtp_session_greeting(const esmtp_session *session);
  */
 ESMTP_EXTERN const char *esmtp_session_extension(const esmtp_session *session,
                                                  const char *keyword);
+
+/**
+ * The number of keywords the server's EHLO offered (after STARTTLS, those
+ * offered over TLS), and the index-th of them in upper case (NULL past the
+ * end), in the server's order; esmtp_session_extension() gives each one's
+ * parameters. Valid as esmtp_session_extension()'s strings.
+ */
+ESMTP_EXTERN size_t esmtp_session_extension_count(const esmtp_session *session);
+/** See esmtp_session_extension_count(). */
+ESMTP_EXTERN const char *esmtp_session_extension_name(const esmtp_session *session,
+                                                      size_t index);
+
+/**
+ * Removes a message from its session and frees it, with its recipients
+ * and an attached MIME builder: every pointer and string it gave out dies
+ * with it, and the messages after it move up one index. A long-lived
+ * session removes the messages it has decided so that it does not grow
+ * (and keeps its TLS session for resumption); a pending message may be
+ * removed so that it is not sent. Returns 0, ESMTP_EINVAL (NULL, or a
+ * message of another session) or ESMTP_ESTATE (while the session runs).
+ */
+ESMTP_EXTERN int esmtp_session_remove_message(esmtp_session *session, esmtp_message *message);
+
+/** The session that owns message (NULL for NULL). */
+ESMTP_EXTERN esmtp_session *esmtp_message_session(const esmtp_message *message);
+/** The message that recipient belongs to (NULL for NULL). */
+ESMTP_EXTERN esmtp_message *esmtp_recipient_message(const esmtp_recipient *recipient);
 
 /** The number of messages queued on the session. */
 ESMTP_EXTERN size_t esmtp_session_message_count(const esmtp_session *session);

@@ -123,7 +123,9 @@ struct esmtp_message {
     int binary;                  /* BINARYMIME: sent exactly as given */
     int plain_mail;              /* the server refused MAIL's optional parameters:
                                     send them no more */
-    int followup;                /* recipients wait for another transaction */
+    int followup;                /* another transaction is due: for recipients put
+                                    off with 452, or MAIL again without its optional
+                                    parameters after a BDAT transaction */
     int use_smtputf8;            /* decided before MAIL for this server */
     int use_dsn;
 

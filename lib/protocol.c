@@ -343,6 +343,17 @@ static int policy_event(void *ud, esmtp_event ev, esmtp_message *m, esmtp_recipi
     return event(ud, ev, m, r, 0);
 }
 
+/* BDAT: MAIL was refused its optional parameters and the chunks' replies
+ * are in. Later transactions, bodies and all, may have followed it
+ * already, so it goes again (without them) only once nothing else is under
+ * way: advance() starts it as it starts a follow-up. */
+static int retry_plain(engine *e, esmtp_message *m)
+{
+    m->followup = 1;
+    e->followups++;
+    return close_transaction(e, m);
+}
+
 /* Starts whatever can be sent now: the next transaction, RSET, or QUIT. */
 static int advance(engine *e)
 {
@@ -687,9 +698,9 @@ static int on_starttls(engine *e, const reply *r)
         set_phase(e, CONN_TLS); /* the driver now runs the handshake */
         return 0;
     }
-    if (r->code / 100 == 2) /* neither go-ahead nor refusal: in clear or in TLS? */
+    if (!is_refusal(r)) /* neither go-ahead nor refusal: in clear or in TLS? */
         return stop_with_quit(e, ESMTP_EPROTO, r,
-                              "the server answered STARTTLS with a success code other than 220");
+                              "the server answered STARTTLS with neither 220 nor a refusal");
     if (e->cfg.tls == ENGINE_STARTTLS_REQUIRED)
         return stop_with_quit(e, ESMTP_ENOTLS, r, "the server refused STARTTLS");
     return after_tls(e);
@@ -810,9 +821,7 @@ static int on_bdat(engine *e, esmtp_message *m, int last, const reply *r)
     if (rc || m->txn.bdat_out > 0 || body_running(e, m))
         return rc;
     /* The chunk replies are all in and no more will be sent. */
-    if (m->txn.restart)
-        return begin_transaction(e, m); /* MAIL again, without the parameters */
-    return close_transaction(e, m);
+    return m->txn.restart ? retry_plain(e, m) : close_transaction(e, m);
 }
 
 /* Whether the server may be answering now: the oldest command awaiting a
@@ -989,9 +998,7 @@ static int stop_bdat(engine *e, esmtp_message *m)
     ds_free(&e->ds);
     if (m->txn.bdat_out > 0)
         return 0;
-    if (m->txn.restart)
-        return begin_transaction(e, m); /* MAIL again, without the parameters */
-    return close_transaction(e, m);
+    return m->txn.restart ? retry_plain(e, m) : close_transaction(e, m);
 }
 
 /* Queues the next BDAT chunk: the body without dot-stuffing, its size

@@ -1167,6 +1167,28 @@ START_TEST(mail_parameters_refused_then_retried_without)
 }
 END_TEST
 
+/* Two BDAT transactions whose MAILs are both refused for their parameters
+ * in one read: each goes again, one after the other, without SIZE=. */
+START_TEST(bdat_restarts_do_not_overlap)
+{
+    rig g;
+    rig_init(&g);
+    esmtp_message *m1 = add(&g, "s@x.test", A, "one\r\n");
+    esmtp_message *m2 = add(&g, "t@x.test", A, "two\r\n");
+    greet(&g, "250-mail.test\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 SIZE 1000\r\n");
+    expect_out(&g, "MAIL FROM:<s@x.test> SIZE=5\r\nRCPT TO:<a@x.test>\r\nBDAT 5 LAST\r\none\r\n"
+                   "MAIL FROM:<t@x.test> SIZE=5\r\nRCPT TO:<a@x.test>\r\nBDAT 5 LAST\r\ntwo\r\n");
+    feed(&g, "501 5.5.4 no\r\n503 no\r\n503 no\r\n501 5.5.4 no\r\n503 no\r\n503 no\r\n");
+    expect_out(&g, "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@x.test>\r\nBDAT 5 LAST\r\none\r\n"
+                   "MAIL FROM:<t@x.test>\r\nRCPT TO:<a@x.test>\r\nBDAT 5 LAST\r\ntwo\r\n");
+    feed(&g, "250 ok\r\n250 ok\r\n250 one\r\n250 ok\r\n250 ok\r\n250 two\r\n");
+    expect_out(&g, "QUIT\r\n");
+    ck_assert_int_eq(esmtp_message_status(m1), ESMTP_STATUS_OK);
+    ck_assert_int_eq(esmtp_message_status(m2), ESMTP_STATUS_OK);
+    rig_free(&g);
+}
+END_TEST
+
 START_TEST(dsn_parameters)
 {
     rig g;
@@ -1536,6 +1558,7 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, mail_parameters_refused_then_retried_without);
     tcase_add_test(tc, too_many_recipients_get_a_follow_up_transaction);
     tcase_add_test(tc, streamed_body_rewound_for_a_follow_up);
+    tcase_add_test(tc, bdat_restarts_do_not_overlap);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("api");

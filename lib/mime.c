@@ -24,26 +24,10 @@ uint64_t mime_random(esmtp_mime *mime)
     return x * 2685821657736338717ULL;
 }
 
-static int set_str(char **dst, const char *src)
-{
-    char *copy = NULL;
-    if (src && !(copy = mem_strdup(src)))
-        return ESMTP_ENOMEM;
-    free(*dst);
-    *dst = copy;
-    return 0;
-}
-
 int hdr_list_add(hdr_list *l, const char *name, const char *value)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 4;
-        hdr_field *v = mem_realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return ESMTP_ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (mem_grow(&l->v, &l->cap, l->n, sizeof *l->v, 4))
+        return ESMTP_ENOMEM;
     hdr_field f = {mem_strdup(name), mem_strdup(value)};
     if (!f.name || !f.value) {
         free(f.name);
@@ -79,14 +63,8 @@ static int editable(esmtp_mime *mime)
 
 int mime_new_part(esmtp_mime *mime, enum part_role role, esmtp_mime_part **out)
 {
-    if (mime->nparts == mime->parts_cap) {
-        size_t cap = mime->parts_cap ? mime->parts_cap * 2 : 8;
-        esmtp_mime_part **v = mem_realloc(mime->parts, cap * sizeof *v);
-        if (!v)
-            return ESMTP_ENOMEM;
-        mime->parts = v;
-        mime->parts_cap = cap;
-    }
+    if (mem_grow(&mime->parts, &mime->parts_cap, mime->nparts, sizeof *mime->parts, 8))
+        return ESMTP_ENOMEM;
     esmtp_mime_part *p = mem_calloc(1, sizeof *p);
     if (!p)
         return ESMTP_ENOMEM;
@@ -262,7 +240,7 @@ int esmtp_mime_set_subject(esmtp_mime *mime, const char *subject)
         return rc;
     if (!subject || !text_valid(subject, 1))
         return ESMTP_EINVAL;
-    return set_str(&mime->subject, subject);
+    return mem_set_string(&mime->subject, subject);
 }
 
 int esmtp_mime_set_message_id(esmtp_mime *mime, const char *id)
@@ -336,7 +314,7 @@ int esmtp_mime_set_list_unsubscribe(esmtp_mime *mime, const char *mailto_uri,
         !uri_valid(https_uri, "https://") || (one_click && !https_uri))
         return ESMTP_EINVAL;
     char *a = NULL, *b = NULL;
-    if (set_str(&a, mailto_uri) || set_str(&b, https_uri)) {
+    if (mem_set_string(&a, mailto_uri) || mem_set_string(&b, https_uri)) {
         free(a);
         return ESMTP_ENOMEM;
     }
@@ -502,14 +480,8 @@ int esmtp_mime_part_add_subpart(esmtp_mime_part *part, esmtp_mime_part **out)
         return ESMTP_EINVAL;
     if (part->src != SRC_NONE && part->src != SRC_MULTI)
         return ESMTP_ESTATE;
-    if (part->nkids == part->kids_cap) {
-        size_t cap = part->kids_cap ? part->kids_cap * 2 : 4;
-        esmtp_mime_part **v = mem_realloc(part->kids, cap * sizeof *v);
-        if (!v)
-            return ESMTP_ENOMEM;
-        part->kids = v;
-        part->kids_cap = cap;
-    }
+    if (mem_grow(&part->kids, &part->kids_cap, part->nkids, sizeof *part->kids, 4))
+        return ESMTP_ENOMEM;
     esmtp_mime_part *kid;
     if ((rc = mime_new_part(part->mime, ROLE_PLAIN, &kid)) != 0)
         return rc;
@@ -580,7 +552,7 @@ int esmtp_mime_part_set_type(esmtp_mime_part *part, const char *type)
     if (!slash || !token_valid(type, (size_t)(slash - type)) ||
         !token_valid(slash + 1, strlen(slash + 1)))
         return ESMTP_EINVAL;
-    return set_str(&part->type, type);
+    return mem_set_string(&part->type, type);
 }
 
 int esmtp_mime_part_set_charset(esmtp_mime_part *part, const char *charset)
@@ -590,7 +562,7 @@ int esmtp_mime_part_set_charset(esmtp_mime_part *part, const char *charset)
         return rc;
     if (!charset || !token_valid(charset, strlen(charset)))
         return ESMTP_EINVAL;
-    return set_str(&part->charset, charset);
+    return mem_set_string(&part->charset, charset);
 }
 
 int esmtp_mime_part_set_filename(esmtp_mime_part *part, const char *filename)
@@ -600,7 +572,7 @@ int esmtp_mime_part_set_filename(esmtp_mime_part *part, const char *filename)
         return rc;
     if (!filename || !*filename || strlen(filename) > 1000 || !text_valid(filename, 0))
         return ESMTP_EINVAL;
-    return set_str(&part->filename, filename);
+    return mem_set_string(&part->filename, filename);
 }
 
 int esmtp_mime_part_set_disposition(esmtp_mime_part *part, esmtp_mime_disposition d)
@@ -621,7 +593,7 @@ int esmtp_mime_part_set_content_id(esmtp_mime_part *part, const char *content_id
         return rc;
     if (!content_id || !id_valid(content_id, strlen(content_id)))
         return ESMTP_EINVAL;
-    return set_str(&part->cid, content_id);
+    return mem_set_string(&part->cid, content_id);
 }
 
 int esmtp_mime_part_set_encoding(esmtp_mime_part *part, esmtp_mime_encoding enc)

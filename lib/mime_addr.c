@@ -91,14 +91,8 @@ static int mailbox_forms(mime_addr *a)
 int addr_list_add(addr_list *l, int kind, const char *name, size_t name_len,
                   const char *addr, size_t addr_len)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 4;
-        mime_addr *v = mem_realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return ESMTP_ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (mem_grow(&l->v, &l->cap, l->n, sizeof *l->v, 4))
+        return ESMTP_ENOMEM;
     mime_addr a = {kind, NULL, NULL, NULL, 0};
     if (kind == ADDR_MAILBOX && (!addr || !addr_spec_valid_utf8(addr, addr_len)))
         return ESMTP_EINVAL;

@@ -184,10 +184,16 @@ static void new_boundary(esmtp_mime *mime, esmtp_mime_part *p, unsigned seq)
              seq & 0xffff);
 }
 
+/* The file name a part is sent with: the one set, or its file's, or NULL. */
+static const char *leaf_name(const esmtp_mime_part *p)
+{
+    return p->filename ? p->filename : p->path ? base_name(p->path) : NULL;
+}
+
 /* A leaf's content type as written, and whether it is text. */
 static void leaf_type(esmtp_mime_part *p)
 {
-    const char *name = p->filename ? p->filename : p->path ? base_name(p->path) : NULL;
+    const char *name = leaf_name(p);
     p->eff_type = p->type ? p->type : name ? mime_type_for_name(name) : "application/octet-stream";
     p->is_text = is_type(p->eff_type, "text/");
 }
@@ -300,14 +306,8 @@ static int decide(esmtp_mime *mime, esmtp_mime_part *p, int allow_8bit, unsigned
 
 static int push_kid(esmtp_mime_part *parent, esmtp_mime_part *kid)
 {
-    if (parent->nkids == parent->kids_cap) {
-        size_t cap = parent->kids_cap ? parent->kids_cap * 2 : 4;
-        esmtp_mime_part **v = mem_realloc(parent->kids, cap * sizeof *v);
-        if (!v)
-            return ESMTP_ENOMEM;
-        parent->kids = v;
-        parent->kids_cap = cap;
-    }
+    if (mem_grow(&parent->kids, &parent->kids_cap, parent->nkids, sizeof *parent->kids, 4))
+        return ESMTP_ENOMEM;
     parent->kids[parent->nkids++] = kid;
     return 0;
 }
@@ -386,6 +386,15 @@ static int assemble(esmtp_mime *mime, esmtp_mime_part **root)
     return 0;
 }
 
+/* Appends one step to the output program. */
+static int prog_add(esmtp_mime *mime, gen_item item)
+{
+    if (mem_grow(&mime->prog, &mime->prog_cap, mime->nprog, sizeof *mime->prog, 16))
+        return ESMTP_ENOMEM;
+    mime->prog[mime->nprog++] = item;
+    return 0;
+}
+
 /* Records the literal bytes appended to mime->lit since offset off. */
 static int lit_commit(esmtp_mime *mime, size_t off)
 {
@@ -395,16 +404,7 @@ static int lit_commit(esmtp_mime *mime, size_t off)
         last->len += n;
         return 0;
     }
-    if (mime->nprog == mime->prog_cap) {
-        size_t cap = mime->prog_cap ? mime->prog_cap * 2 : 16;
-        gen_item *v = mem_realloc(mime->prog, cap * sizeof *v);
-        if (!v)
-            return ESMTP_ENOMEM;
-        mime->prog = v;
-        mime->prog_cap = cap;
-    }
-    mime->prog[mime->nprog++] = (gen_item){NULL, off, n};
-    return 0;
+    return prog_add(mime, (gen_item){NULL, off, n});
 }
 
 static int lit_add(esmtp_mime *mime, const char *s, size_t n)
@@ -415,16 +415,7 @@ static int lit_add(esmtp_mime *mime, const char *s, size_t n)
 
 static int leaf_add(esmtp_mime *mime, esmtp_mime_part *p)
 {
-    if (mime->nprog == mime->prog_cap) {
-        size_t cap = mime->prog_cap ? mime->prog_cap * 2 : 16;
-        gen_item *v = mem_realloc(mime->prog, cap * sizeof *v);
-        if (!v)
-            return ESMTP_ENOMEM;
-        mime->prog = v;
-        mime->prog_cap = cap;
-    }
-    mime->prog[mime->nprog++] = (gen_item){p, 0, 0};
-    return 0;
+    return prog_add(mime, (gen_item){p, 0, 0});
 }
 
 static const char *enc_name(esmtp_mime_encoding e)
@@ -477,7 +468,7 @@ static int part_headers(esmtp_mime *mime, esmtp_mime_part *p)
         hw_token(&w, e, strlen(e));
         hw_end(&w);
     }
-    const char *name = p->filename ? p->filename : p->path ? base_name(p->path) : NULL;
+    const char *name = leaf_name(p);
     esmtp_mime_disposition d = p->disp;
     if (d == ESMTP_MIME_DISP_DEFAULT)
         d = p->role == ROLE_INLINE                   ? ESMTP_MIME_DISP_INLINE

@@ -11,6 +11,8 @@
 
 #include <esmtp/esmtp.h>
 
+#include "text.h"
+
 #define DOMAIN_MAX 253
 #define LABEL_MAX 63
 
@@ -32,62 +34,6 @@ static void rewind_to(ebuf *out, size_t len)
 }
 
 /* ------------------------------------------------------------- UTF-8 */
-
-/* Decodes one UTF-8 character (RFC 3629: no overlong forms, no surrogates,
- * nothing above U+10FFFF) at s, which has n > 0 bytes left. Returns its
- * length and stores the code point, or returns 0 when the bytes are not
- * valid UTF-8. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-        len = 2, v = c & 0x1F, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3, v = c & 0x0F, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        return 0; /* a continuation byte, C0/C1 (overlong) or F5..FF */
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return len;
-}
-
-static int utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (n) {
-        uint32_t cp;
-        size_t k = utf8_decode(p, n, &cp);
-        if (!k)
-            return 0;
-        p += k;
-        n -= k;
-    }
-    return 1;
-}
-
-static int has_non_ascii(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] >= 0x80)
-            return 1;
-    return 0;
-}
 
 /* ---------------------------------------------- libidn2 error reasons */
 
@@ -286,30 +232,6 @@ int addr_domain_to_ascii(const char *domain, ebuf *out, const char **why)
 }
 
 /* ---------------------------------------------------------- mailboxes */
-
-/* The length of the local part of a mailbox: up to the first '@' outside a
- * quoted string (a quoted local part may contain '@'; a domain never does,
- * but an address literal may). n when there is no '@'. Sets *unterminated
- * when a quoted string does not end. */
-static size_t local_part_len(const char *s, size_t n, int *unterminated)
-{
-    int quoted = 0;
-    *unterminated = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (quoted) {
-            if (s[i] == '\\' && i + 1 < n)
-                i++;
-            else if (s[i] == '"')
-                quoted = 0;
-        } else if (s[i] == '"') {
-            quoted = 1;
-        } else if (s[i] == '@') {
-            return i;
-        }
-    }
-    *unterminated = quoted;
-    return n;
-}
 
 int addr_local_is_utf8(const char *mailbox)
 {

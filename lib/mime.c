@@ -619,14 +619,6 @@ int esmtp_mime_part_add_header(esmtp_mime_part *part, const char *name, const ch
 
 /* ------------------------------------------------------------- output */
 
-static int non_ascii(const char *s)
-{
-    for (; s && *s; s++)
-        if ((unsigned char)*s >= 0x80)
-            return 1;
-    return 0;
-}
-
 int mime_needs_smtputf8(const esmtp_mime *mime)
 {
     for (int f = ESMTP_MIME_FROM; f <= ESMTP_MIME_CC; f++) /* Bcc is never written */
@@ -640,10 +632,10 @@ int mime_header_non_ascii(const esmtp_mime *mime)
     for (int f = ESMTP_MIME_FROM; f <= ESMTP_MIME_CC; f++)
         if (addr_list_non_ascii(&mime->addrs[f]))
             return 1;
-    if (non_ascii(mime->subject))
+    if (str_non_ascii(mime->subject))
         return 1;
     for (size_t i = 0; i < mime->headers.n; i++)
-        if (non_ascii(mime->headers.v[i].value))
+        if (str_non_ascii(mime->headers.v[i].value))
             return 1;
     return 0;
 }

@@ -22,30 +22,6 @@ static char *dup_n(const char *s, size_t n)
     return d;
 }
 
-static int has_non_ascii(const char *s)
-{
-    for (; s && *s; s++)
-        if ((unsigned char)*s >= 0x80)
-            return 1;
-    return 0;
-}
-
-/* The length of an addr-spec's local part (its syntax already checked): a
- * quoted string may hold '@'. */
-static size_t local_len(const char *s)
-{
-    size_t i = 0;
-    if (s[0] == '"') {
-        for (i = 1; s[i] && s[i] != '"'; i++)
-            if (s[i] == '\\' && s[i + 1])
-                i++;
-        return s[i] ? i + 1 : i;
-    }
-    while (s[i] && s[i] != '@')
-        i++;
-    return i;
-}
-
 /* Whether an ASCII domain has a label that claims to be an A-label. */
 static int has_alabel(const char *d)
 {
@@ -61,12 +37,13 @@ static int has_alabel(const char *d)
 static int mailbox_forms(mime_addr *a)
 {
     const char *addr = a->addr;
-    size_t local = local_len(addr);
+    int unterminated; /* cannot be: the syntax was checked */
+    size_t local = local_part_len(addr, strlen(addr), &unterminated);
     a->utf8_local = addr_local_is_utf8(addr);
     if (!addr[local])
         return 0;
     const char *domain = addr + local + 1;
-    if (!has_non_ascii(domain)) {
+    if (!str_non_ascii(domain)) {
         if (domain[0] == '[' || !has_alabel(domain))
             return 0;
         ebuf scratch = {0};
@@ -157,10 +134,10 @@ static int lx_add(lexer *lx, addr_list *l, int kind, const char *name, size_t na
     return rc;
 }
 
-static int is_atext(unsigned char c)
+/* atext, and RFC 6532's UTF-8 in an address list. */
+static int is_atext_utf8(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c >= 0x80 || (c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+    return is_atext(c) || c >= 0x80;
 }
 
 /* Skips white space and (nested) comments. */
@@ -222,14 +199,14 @@ static int read_phrase(lexer *lx, ebuf *out)
         if (lx->err)
             return -1;
         const char *s = lx->p;
-        if (*s == '"' || is_atext((unsigned char)*s) || (*s == '.' && words > 0)) {
+        if (*s == '"' || is_atext_utf8((unsigned char)*s) || (*s == '.' && words > 0)) {
             if (words++ && lx_append(lx, out, " ", 1))
                 return -1;
             if (*s == '"') {
                 if (read_quoted(lx, out, 0))
                     return -1;
             } else {
-                while (is_atext((unsigned char)*lx->p) || *lx->p == '.')
+                while (is_atext_utf8((unsigned char)*lx->p) || *lx->p == '.')
                     lx->p++;
                 if (lx_append(lx, out, s, (size_t)(lx->p - s)))
                     return -1;
@@ -249,7 +226,7 @@ static int read_addr_spec(lexer *lx, ebuf *out)
             return -1;
     } else {
         const char *s = lx->p;
-        while (is_atext((unsigned char)*lx->p) || *lx->p == '.')
+        while (is_atext_utf8((unsigned char)*lx->p) || *lx->p == '.')
             lx->p++;
         if (lx_append(lx, out, s, (size_t)(lx->p - s)))
             return -1;
@@ -263,7 +240,7 @@ static int read_addr_spec(lexer *lx, ebuf *out)
         if (*lx->p++ != ']')
             return -1;
     } else {
-        while (is_atext((unsigned char)*lx->p) || *lx->p == '.')
+        while (is_atext_utf8((unsigned char)*lx->p) || *lx->p == '.')
             lx->p++;
     }
     if (lx_append(lx, out, s, (size_t)(lx->p - s)))
@@ -418,7 +395,7 @@ int addr_list_utf8_local(const addr_list *l)
 int addr_list_non_ascii(const addr_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        if (has_non_ascii(l->v[i].name) || has_non_ascii(l->v[i].addr))
+        if (str_non_ascii(l->v[i].name) || str_non_ascii(l->v[i].addr))
             return 1;
     return 0;
 }

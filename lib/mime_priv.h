@@ -10,6 +10,7 @@
 #include <esmtp/esmtp.h>
 
 #include "buf.h"
+#include "text.h"
 
 /* ------------------------------------------------------------ base64 */
 
@@ -101,8 +102,6 @@ void hw_filename(hdrw *w, const char *utf8);
 
 /* ---------------------------------------------------------- validation */
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-size_t utf8_seq(const unsigned char *s, size_t n);
 /* Valid UTF-8 without controls other than TAB (tab_ok). */
 int text_valid(const char *s, int tab_ok);
 /* A field name: ASCII letters, digits, '-' and other ftext; starts with a letter. */

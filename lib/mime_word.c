@@ -7,38 +7,6 @@
 
 /* ------------------------------------------------------------ validation */
 
-size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    if (n == 0)
-        return 0;
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned min;
-    unsigned cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2, min = 0x80, cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3, min = 0x800, cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4, min = 0x10000, cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    /* no overlong forms, surrogates or code points past U+10FFFF */
-    if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-        return 0;
-    return len;
-}
-
 int text_valid(const char *s, int tab_ok)
 {
     if (!s)
@@ -67,12 +35,6 @@ int field_name_valid(const char *s)
         if (s[n] < 33 || s[n] > 126 || s[n] == ':')
             return 0;
     return n <= 76;
-}
-
-static int is_atext(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 /* dot-atom-text; with utf8, RFC 6532's UTF8-non-ascii is atext too. */

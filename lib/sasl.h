@@ -118,8 +118,8 @@ int sasl_client_set_nonce(sasl_client *c, const char *nonce);
 
 /* Tests only: refuse SCRAM iteration counts above max (1 ..
  * SASL_SCRAM_MAX_ITERATIONS), so that a fuzzer's server cannot make each
- * run slow. Call before the server-first-message. Returns 0, ESMTP_EINVAL
- * or ESMTP_ESTATE (not SCRAM, or already started). */
+ * run slow. Call before sasl_client_start. Returns 0, ESMTP_EINVAL or
+ * ESMTP_ESTATE (not SCRAM, or already started). */
 int sasl_client_set_max_iterations(sasl_client *c, unsigned long max);
 
 /*

@@ -2,10 +2,9 @@
  * SPDX-License-Identifier: MIT */
 #include "mime_priv.h"
 
-#define B64_LINE 76
+#include "base64.h"
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+#define B64_LINE 76
 
 /* Writes one quartet, starting a new line first when the line is full;
  * 76 is a multiple of 4, so a quartet never straddles two lines. */
@@ -16,12 +15,7 @@ static char *quartet(b64_state *st, char *o, const unsigned char *t, int n)
         *o++ = '\n';
         st->col = 0;
     }
-    unsigned v = (unsigned)t[0] << 16 | (n > 1 ? (unsigned)t[1] << 8 : 0) |
-                 (n > 2 ? t[2] : 0);
-    o[0] = b64_alphabet[v >> 18];
-    o[1] = b64_alphabet[(v >> 12) & 63];
-    o[2] = n > 1 ? b64_alphabet[(v >> 6) & 63] : '=';
-    o[3] = n > 2 ? b64_alphabet[v & 63] : '=';
+    base64_quantum(t, (size_t)n, o);
     st->col += 4;
     return o + 4;
 }

@@ -14,6 +14,7 @@
 #include <esmtp/esmtp.h>
 
 #include "alloc.h"
+#include "base64.h"
 
 /* ------------------------------------------------------------ mechanisms */
 
@@ -166,18 +167,7 @@ static char *sec_strdup(const char *s, int *rc)
     return p;
 }
 
-static void sec_strfree(char *s)
-{
-    if (s) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
-
 /* ----------------------------------------------------------------- base64 */
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static int b64_value(unsigned char ch)
 {
@@ -204,23 +194,8 @@ int sasl_b64_encode(const void *in, size_t len, ebuf *out)
     if (rc)
         return rc;
     char *o = out->data + out->len;
-    size_t i = 0;
-    for (; i + 3 <= len; i += 3) {
-        unsigned long v = (unsigned long)p[i] << 16 | (unsigned long)p[i + 1] << 8 | p[i + 2];
-        *o++ = b64_alphabet[v >> 18 & 63];
-        *o++ = b64_alphabet[v >> 12 & 63];
-        *o++ = b64_alphabet[v >> 6 & 63];
-        *o++ = b64_alphabet[v & 63];
-    }
-    if (i < len) {
-        unsigned long v = (unsigned long)p[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned long)p[i + 1] << 8;
-        *o++ = b64_alphabet[v >> 18 & 63];
-        *o++ = b64_alphabet[v >> 12 & 63];
-        *o++ = i + 1 < len ? b64_alphabet[v >> 6 & 63] : '=';
-        *o++ = '=';
-    }
+    for (size_t i = 0; i < len; i += 3, o += 4)
+        base64_quantum(p + i, len - i < 3 ? len - i : 3, o);
     out->len += olen;
     out->data[out->len] = '\0';
     return 0;
@@ -322,16 +297,16 @@ void sasl_client_free(sasl_client *c)
 {
     if (!c)
         return;
-    sec_strfree(c->user);
-    sec_strfree(c->password);
-    sec_strfree(c->authzid);
-    sec_strfree(c->token);
-    sec_strfree(c->host);
+    mem_wipe_free(c->user);
+    mem_wipe_free(c->password);
+    mem_wipe_free(c->authzid);
+    mem_wipe_free(c->token);
+    mem_wipe_free(c->host);
     if (c->cb) {
         OPENSSL_cleanse(c->cb, c->cb_len);
         free(c->cb);
     }
-    sec_strfree(c->nonce);
+    mem_wipe_free(c->nonce);
     sasl_buf_wipe(&c->gs2);
     sasl_buf_wipe(&c->first_bare);
     free(c->server_err);
@@ -402,7 +377,7 @@ int sasl_client_set_nonce(sasl_client *c, const char *nonce)
     char *p = sec_strdup(nonce, &rc);
     if (rc)
         return rc;
-    sec_strfree(c->nonce);
+    mem_wipe_free(c->nonce);
     c->nonce = p;
     return 0;
 }

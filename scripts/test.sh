@@ -2,7 +2,9 @@
 # Builds esmtp and runs every test: unit, ABI and integration tests against
 # real servers (started here and stopped at the end), then the same suite
 # again under ASan+UBSan, then unit and integration tests under valgrind.
-# Works on a fresh Debian 12 machine as root. .ci/run calls exactly this.
+# Then, with clang, every libFuzzer target runs for a bounded time
+# (ESMTP_FUZZ_SECONDS each, default 45). Works on a fresh Debian 12 machine
+# as root. .ci/run calls exactly this.
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -24,12 +26,30 @@ meson compile -C build-asan
 meson test -C build-asan --setup sanitize --print-errorlogs || status=1
 meson test -C build --setup valgrind --suite unit --suite integration --print-errorlogs || status=1
 
-# One closing line over all three runs, in the plain form CI reads.
-/usr/bin/python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog-sanitize.json \
-    build/meson-logs/testlog-valgrind.json <<'PY'
+fuzzlog=build/meson-logs/fuzz.txt
+: >"$fuzzlog"
+if command -v clang >/dev/null 2>&1; then
+  [ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzzing=true \
+      -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=false
+  targets=$(sed -n "s/^fuzz_targets = \[\(.*\)\]/\1/p" tests/fuzz/meson.build | tr -d "',")
+  # shellcheck disable=SC2046 # one ninja target per fuzz target
+  ninja -C build-fuzz $(for t in $targets; do echo "tests/fuzz/fuzz_$t"; done) || status=1
+  tests/fuzz/run.sh build-fuzz "${ESMTP_FUZZ_SECONDS:-45}" >"$fuzzlog" 2>&1 || status=1
+  cat "$fuzzlog"
+fi
+
+# One closing line over all the runs (a fuzz target counts as one test), in
+# the plain form CI reads.
+/usr/bin/python3 - "$fuzzlog" build/meson-logs/testlog.json \
+    build-asan/meson-logs/testlog-sanitize.json build/meson-logs/testlog-valgrind.json <<'PY'
 import json, sys
 passed = failed = skipped = 0
-for path in sys.argv[1:]:
+for line in open(sys.argv[1]):
+    if line.startswith("fuzz: ") and line.split()[2:3] == ["ok"]:
+        passed += 1
+    elif line.startswith("fuzz: ") and "FAILED" in line:
+        failed += 1
+for path in sys.argv[2:]:
     for line in open(path):
         result = json.loads(line)["result"]
         if result == "OK":

@@ -13,7 +13,7 @@ mkdir -p "$build/fuzz-artifacts"
 status=0
 for t in $targets; do
   bin="$build/tests/fuzz/fuzz_$t"
-  [ -x "$bin" ] || { echo "fuzz: $t not built" >&2; status=1; continue; }
+  [ -x "$bin" ] || { echo "fuzz: $t FAILED (not built)" >&2; status=1; continue; }
   scratch=$(mktemp -d)
   dict=""
   [ -f "$here/$t.dict" ] && dict="-dict=$here/$t.dict"
@@ -26,6 +26,7 @@ for t in $targets; do
     tail -n 40 "$build/fuzz-artifacts/$t.log" >&2
     status=1
   else
+    printf 'fuzz: %s ok ' "$t"
     grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' \
       "$build/fuzz-artifacts/$t.log" | tr '\n' ' '
     echo

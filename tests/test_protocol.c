@@ -686,6 +686,29 @@ START_TEST(extensions_read_before_starttls_stay_valid)
 }
 END_TEST
 
+/* With trace_phases the transcript notes each change of phase, in order. */
+START_TEST(phase_changes_traced_in_the_transcript)
+{
+    rig g;
+    tls_rig(&g, ENGINE_STARTTLS_REQUIRED);
+    g.cfg.trace_phases = 1;
+    greet(&g, "250-mail.test\r\n250 STARTTLS\r\n");
+    expect_out(&g, "STARTTLS\r\n");
+    feed(&g, "220 go ahead\r\n");
+    ck_assert_int_eq(engine_tls_started(g.e), 0);
+    const char *t = ebuf_str(&g.transcript);
+    const char *steps[] = {"L:phase idle -> greeting\n", "L:phase greeting -> hello\n",
+                           "L:phase hello -> starttls\n", "L:phase starttls -> tls\n",
+                           "L:phase tls -> hello\n"};
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        const char *at = strstr(t, steps[i]);
+        ck_assert_msg(at != NULL, "no \"%s\" in:\n%s", steps[i], ebuf_str(&g.transcript));
+        t = at + strlen(steps[i]);
+    }
+    rig_free(&g);
+}
+END_TEST
+
 START_TEST(starttls_injection_is_refused)
 {
     rig g;
@@ -1511,6 +1534,7 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, starttls_required_but_missing_stops_before_mail);
     tcase_add_test(tc, starttls_optional_goes_on_in_clear);
     tcase_add_test(tc, extensions_read_before_starttls_stay_valid);
+    tcase_add_test(tc, phase_changes_traced_in_the_transcript);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("auth");

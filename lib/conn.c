@@ -47,7 +47,6 @@ static int wants_auth(const esmtp_session *s)
            (s->auth_mechs && sasl_choose("EXTERNAL", s->auth_mechs, NULL, 1, 0) != NULL);
 }
 
-
 /* Reports a progress event; returns ESMTP_ECALLBACK if the callback asked
  * to abort, else 0. */
 static int progress(esmtp_session *s, esmtp_event ev, esmtp_message *m, esmtp_recipient *r,
@@ -63,20 +62,20 @@ static int progress(esmtp_session *s, esmtp_event ev, esmtp_message *m, esmtp_re
 /* The only place that knows both the session and the engine: the engine's
  * events, transcript lines and requests for credentials go to the
  * session's callbacks and settings. */
-static int engine_event(void *ud, esmtp_event ev, esmtp_message *m, esmtp_recipient *r,
+static int on_engine_event(void *ud, esmtp_event ev, esmtp_message *m, esmtp_recipient *r,
                         uint64_t bytes)
 {
     return progress(ud, ev, m, r, bytes);
 }
 
-static void engine_transcript(void *ud, esmtp_direction dir, const char *line, size_t len)
+static void on_engine_transcript(void *ud, esmtp_direction dir, const char *line, size_t len)
 {
     esmtp_session *s = ud;
     if (s->transcript_cb)
         s->transcript_cb(s, dir, line, len, s->transcript_ud);
 }
 
-static int engine_credentials(void *ud, sasl_creds *creds, unsigned char cb[32], char *token,
+static int on_engine_credentials(void *ud, sasl_creds *creds, unsigned char cb[32], char *token,
                               size_t cap)
 {
     esmtp_session *s = ud;
@@ -98,9 +97,9 @@ static int engine_credentials(void *ud, sasl_creds *creds, unsigned char cb[32],
 }
 
 static const engine_ops session_engine_ops = {
-    .event = engine_event,
-    .transcript = engine_transcript,
-    .credentials = engine_credentials,
+    .event = on_engine_event,
+    .transcript = on_engine_transcript,
+    .credentials = on_engine_credentials,
 };
 
 static void start_engine(esmtp_session *s)

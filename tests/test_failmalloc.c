@@ -436,5 +436,6 @@ static Suite *failmalloc_suite(void)
 
 int main(void)
 {
+    itest_need_servers();
     return run_suite(failmalloc_suite());
 }
